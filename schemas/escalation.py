@@ -1,0 +1,93 @@
+"""The outbound contract: an escalation event, on Kafka and in a Redis agent queue."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.events import ActionStatus
+
+
+class ReasonCode(StrEnum):
+    """The fixed vocabulary of reasons a session goes to a person.
+
+    Agent desks may switch on these values; new codes are only ever added.
+    """
+
+    HUMAN_REQUESTED = "human_requested"
+    """The customer asked for a person, directly or indirectly."""
+    HIGH_STAKES = "high_stakes"
+    """The CX Automation Matrix says the topic needs human judgement."""
+    FRUSTRATION = "frustration"
+    """Frustration is high and persistent or rising."""
+    LOOP = "loop"
+    """Heard but not helped: restating, repeated replies, empathy without action."""
+    CAPABILITY_GAP = "capability_gap"
+    """The bot cannot do what is asked: refusals, failed or not-permitted actions."""
+
+
+class Evidence(BaseModel):
+    """One observation behind a reason: which event, which cue, and the words involved."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reason: ReasonCode
+    event_id: str
+    cue: str = Field(description="Stable name of the rule that fired, e.g. 'explicit_request'.")
+    excerpt: str = Field(default="", max_length=280, description="The words the cue rests on.")
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class ActionAttempt(BaseModel):
+    """A bot action taken during the session."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    name: str
+    status: ActionStatus
+
+
+class FrustrationSummary(BaseModel):
+    """The session's frustration when it escalated."""
+
+    model_config = ConfigDict(frozen=True)
+
+    level: float = Field(ge=0.0, le=1.0, description="Smoothed session level, 0..1.")
+    trend: list[float] = Field(description="Per-customer-turn scores, oldest first (bounded).")
+    consecutive_negative_turns: int = Field(ge=0)
+
+
+class HandoffSummary(BaseModel):
+    """What a person needs so the customer does not have to restate anything."""
+
+    model_config = ConfigDict(frozen=True)
+
+    goal: str = Field(default="", description="The customer's first message, in their own words.")
+    actions: list[ActionAttempt] = Field(default_factory=list)
+    customer_turns: int = Field(ge=0)
+    bot_turns: int = Field(ge=0)
+    channel: str | None = None
+    locale: str | None = None
+    customer_tier: str | None = None
+
+
+class Escalation(BaseModel):
+    """A decision that a person must take over a session, with the evidence for it.
+
+    ``escalation_id`` is derived from the session and the triggering event, so processing the
+    same event again yields the same id and consumers can de-duplicate on it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    escalation_id: str
+    session_id: str
+    trigger_event_id: str
+    reasons: list[ReasonCode] = Field(min_length=1, description="Most urgent first.")
+    priority: int = Field(ge=1, le=9, description="1 is served first.")
+    queue: str = Field(min_length=1)
+    created_at: datetime = Field(description="Time of the triggering event (deterministic).")
+    evidence: list[Evidence] = Field(min_length=1)
+    frustration: FrustrationSummary
+    handoff: HandoffSummary

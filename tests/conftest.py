@@ -1,0 +1,43 @@
+"""Shared fixtures: the real embedded broker, the real Redis, and isolated deployments."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.support import REDIS_URL, Deployment
+from workers.embedded import EmbeddedBroker
+
+
+@pytest.fixture(scope="session")
+def redis_client() -> Iterator["redis.Redis"]:
+    """The machine's Redis; the suite fails (not skips) without it."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.fail(
+            f"no Redis at {REDIS_URL}: start one (redis-server --daemonize yes) or set REDIS_URL"
+        )
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """One embedded Tansu broker for the session, on a free port."""
+    log = tmp_path_factory.mktemp("broker") / "tansu.log"
+    with EmbeddedBroker(log_path=log) as running:
+        yield running
+
+
+@pytest.fixture
+def deployment(
+    broker: EmbeddedBroker, redis_client: "redis.Redis", tmp_path: Path
+) -> Iterator[Deployment]:
+    """A fresh deployment; its workers are stopped and its Redis keys removed afterwards."""
+    deployed = Deployment(broker=broker, redis=redis_client, workdir=tmp_path)
+    deployed.create_topics()
+    yield deployed
+    deployed.cleanup()

@@ -1,0 +1,169 @@
+"""Helpers for tests that run against the real embedded broker and the real Redis."""
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from schemas.escalation import Escalation
+from workers.embedded import EmbeddedBroker, WorkerProcess, free_port
+from workers.embedded.feed import Record, event_record, produce
+from workers.queues import QueueKeys
+from workers.queues.reader import queued_escalations
+from workers.settings import load_settings
+from workers.stream.topics import ensure_topics
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+PARTITIONS = 4
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, interval: float = 0.1) -> bool:
+    """Poll until ``predicate`` holds; False on timeout (the caller asserts)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+@dataclass
+class Deployment:
+    """An isolated escalator deployment on the shared broker and Redis: its own app id,
+    topics and Redis prefix, so tests never see each other's data."""
+
+    broker: EmbeddedBroker
+    redis: "redis.Redis"
+    workdir: Path
+    name: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}")
+    workers: list[WorkerProcess] = field(default_factory=list)
+
+    @property
+    def chat_topic(self) -> str:
+        return f"{self.name}-chat-events"
+
+    @property
+    def escalations_topic(self) -> str:
+        return f"{self.name}-escalations"
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return f"{self.name}-dead-letters"
+
+    @property
+    def keys(self) -> QueueKeys:
+        return QueueKeys(self.name)
+
+    def env(self, web_port: int) -> dict[str, str]:
+        return {
+            "ESCALATOR_APP_ID": self.name,
+            "ESCALATOR_BROKER_URL": self.broker.url,
+            "ESCALATOR_REDIS_URL": REDIS_URL,
+            "ESCALATOR_REDIS_PREFIX": self.name,
+            "ESCALATOR_CHAT_EVENTS_TOPIC": self.chat_topic,
+            "ESCALATOR_ESCALATIONS_TOPIC": self.escalations_topic,
+            "ESCALATOR_DEAD_LETTER_TOPIC": self.dead_letter_topic,
+            "ESCALATOR_PARTITIONS": str(PARTITIONS),
+            "ESCALATOR_WEB_HOST": "127.0.0.1",
+            "ESCALATOR_WEB_PORT": str(web_port),
+            "ESCALATOR_DATA_DIR": str(self.workdir / "data"),
+            "ESCALATOR_LOG_LEVEL": "info",
+        }
+
+    def create_topics(self) -> None:
+        settings = load_settings(
+            **{k.removeprefix("ESCALATOR_").lower(): v for k, v in self.env(1).items()}
+        )
+        asyncio.run(ensure_topics(settings))
+
+    def start_worker(self, wait: bool = True) -> WorkerProcess:
+        """A new worker process of this deployment, ready to consume."""
+        index = len(self.workers)
+        worker = WorkerProcess(self.env(free_port()), self.workdir / f"worker-{index}.log").start()
+        self.workers.append(worker)
+        if wait:
+            worker.wait_ready()
+        return worker
+
+    def send(self, events: list[dict[str, Any]], burst: bool = False) -> None:
+        self.send_raw([event_record(event) for event in events], burst=burst)
+
+    def send_raw(self, records: list[Record], burst: bool = False) -> None:
+        asyncio.run(produce(self.broker.bootstrap, self.chat_topic, records, burst=burst))
+
+    def queue_entries(self) -> list[tuple[str, Escalation]]:
+        """(stream, escalation) for every entry in every queue stream of this deployment."""
+        return queued_escalations(self.redis, self.keys)
+
+    def read_topic(
+        self, topic: str, minimum: int, timeout: float = 20.0
+    ) -> list[tuple[bytes | None, bytes]]:
+        return asyncio.run(_read_topic(self.broker.bootstrap, topic, minimum, timeout))
+
+    def cleanup(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        stale = list(self.redis.scan_iter(match=self.keys.pattern, count=500))
+        if stale:
+            self.redis.delete(*stale)
+
+
+async def _read_topic(
+    bootstrap: str, topic: str, minimum: int, seconds: float
+) -> list[tuple[bytes | None, bytes]]:
+    """Every record of ``topic`` from the beginning, once at least ``minimum`` are there."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    records: list[tuple[bytes | None, bytes]] = []
+    try:
+        await consumer.topics()  # fetch metadata for every topic
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        deadline = time.monotonic() + seconds
+        while len(records) < minimum and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for messages in batch.values():
+                records.extend((message.key, message.value) for message in messages)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def chat(
+    session: str, event_id: str, text: str, role: str = "customer", second: int = 0
+) -> dict[str, Any]:
+    """A message event in the inbound contract's shape."""
+    return {
+        "event_id": event_id,
+        "session_id": session,
+        "ts": f"2026-01-05T09:{second // 60:02d}:{second % 60:02d}Z",
+        "type": "message",
+        "role": role,
+        "text": text,
+    }
+
+
+def action(session: str, event_id: str, name: str, status: str, second: int = 0) -> dict[str, Any]:
+    """An action event in the inbound contract's shape."""
+    return {
+        "event_id": event_id,
+        "session_id": session,
+        "ts": f"2026-01-05T09:{second // 60:02d}:{second % 60:02d}Z",
+        "type": "action",
+        "role": "bot",
+        "action": {"name": name, "status": status},
+    }
+
+
+def as_json(value: bytes) -> Any:
+    return json.loads(value)

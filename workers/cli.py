@@ -1,0 +1,159 @@
+"""The ``escalator`` command: worker, broker, replay, demo and schema generation."""
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from workers.errors import EscalatorError
+from workers.settings import Settings, load_settings
+
+EXIT_USAGE = 2
+
+
+def _run_worker(settings: Settings) -> int:
+    import faust
+
+    from workers.stream.app import build_app
+    from workers.stream.topics import ensure_topics
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(ensure_topics(settings))
+    worker = build_app(settings)
+    faust.Worker(worker.app, loop=loop, loglevel=settings.log_level).execute_from_commandline()
+    return 0
+
+
+def _run_broker(port: int) -> int:
+    from workers.embedded import EmbeddedBroker
+
+    broker = EmbeddedBroker(port=port).start()
+    print(f"embedded broker (Tansu) listening: ESCALATOR_BROKER_URL={broker.url}", flush=True)
+    print("topics live in memory and are lost when it stops; Ctrl-C to stop", flush=True)
+    stopped = asyncio.Event()
+    loop = asyncio.new_event_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopped.set)
+    try:
+        loop.run_until_complete(stopped.wait())
+    finally:
+        broker.stop()
+        loop.close()
+    return 0
+
+
+def _run_replay(paths: Sequence[str], trace: bool, settings: Settings) -> int:
+    from workers.decision import DecisionEngine
+    from workers.replay import Replayer, read_lines
+
+    replayer = Replayer(DecisionEngine(), max_record_bytes=settings.max_record_bytes)
+    stats = replayer.run(read_lines(paths, sys.stdin), sys.stdout, sys.stderr, trace=trace)
+    if stats.invalid_lines:
+        print(f"{stats.invalid_lines} invalid line(s) skipped", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_schemas(check: bool) -> int:
+    from schemas.generate import JSON_DIR, stale_files, write_schemas
+
+    if check:
+        stale = stale_files()
+        for name in stale:
+            print(f"stale: {JSON_DIR / name} (run `escalator schemas`)", file=sys.stderr)
+        return 1 if stale else 0
+    for path in write_schemas():
+        print(path)
+    return 0
+
+
+def _run_demo(timeout: float) -> int:
+    from workers.demo import run_demo
+
+    return run_demo(timeout_seconds=timeout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; every option explains itself in ``--help``."""
+    parser = argparse.ArgumentParser(
+        prog="escalator",
+        description="Hand customer-service chats to a person when the bot has heard but "
+        "cannot help. Settings come from ESCALATOR_* environment variables (see README).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser(
+        "worker", help="run the stream worker (Faust) against the configured broker and Redis"
+    )
+
+    broker = commands.add_parser(
+        "broker", help="run the embedded Kafka-compatible broker (Tansu) in the foreground"
+    )
+    broker.add_argument(
+        "--port", type=int, default=9092, help="loopback port to listen on (default 9092)"
+    )
+
+    replay = commands.add_parser(
+        "replay",
+        help="run JSON-lines chat events through the decision core offline, print escalations",
+        description="Reads chat events as JSON lines (standard input when no PATH or '-'), "
+        "runs them in order through the worker's decision code and prints each escalation as a "
+        "JSON line. Invalid lines are reported on stderr with their line number and skipped; "
+        "exit code 1 if any were.",
+    )
+    replay.add_argument(
+        "paths", nargs="*", metavar="PATH", help="files of JSON lines; '-' for stdin"
+    )
+    replay.add_argument(
+        "--trace",
+        action="store_true",
+        help="print one JSON line per event (frustration, signals, matrix, escalation)",
+    )
+
+    demo = commands.add_parser(
+        "demo",
+        help="start the embedded broker and a worker, replay the sample chats, "
+        "show escalations live",
+    )
+    demo.add_argument(
+        "--timeout", type=float, default=120.0, help="give up after this many seconds (default 120)"
+    )
+
+    schemas = commands.add_parser(
+        "schemas", help="write schemas/json/*.schema.json from the pydantic models"
+    )
+    schemas.add_argument(
+        "--check", action="store_true", help="only report stale files; exit 1 if any"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "schemas":
+            return _run_schemas(args.check)
+        if args.command == "demo":
+            return _run_demo(args.timeout)
+        if args.command == "broker":
+            return _run_broker(args.port)
+        settings = load_settings()
+        if args.command == "replay":
+            return _run_replay(args.paths, args.trace, settings)
+        return _run_worker(settings)
+    except EscalatorError as exc:
+        print(f"escalator: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,11 @@
+"""Errors of the embedded-broker area."""
+
+from workers.errors import EscalatorError
+
+
+class EmbeddedBrokerError(EscalatorError):
+    """Raised when the embedded broker binary is missing or does not start."""
+
+
+class WorkerProcessError(EscalatorError):
+    """Raised when a worker child process exits early or is not ready in time."""

@@ -1,0 +1,86 @@
+"""Offline replay: JSON-lines chat events through exactly the worker's decision code.
+
+No Kafka, no Redis: state lives in a dict, in input order. This is what ``escalator replay``
+and the evaluation run.
+"""
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from schemas.events import ActionEvent, MessageEvent
+from schemas.trace import TraceRecord
+from workers.decision import DecisionEngine, SessionState
+from workers.intake import RejectedRecordError, parse_record
+
+
+@dataclass(slots=True)
+class ReplayStats:
+    """What a replay saw."""
+
+    events: int = 0
+    escalations: int = 0
+    invalid_lines: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLine:
+    """One input line and where it came from, for error messages."""
+
+    source: str
+    number: int
+    text: str
+
+
+def read_lines(paths: Iterable[str], stdin: IO[str]) -> Iterator[SourceLine]:
+    """Lines of each path in turn; ``-`` (or no path at all) reads standard input."""
+    names = list(paths) or ["-"]
+    for name in names:
+        if name == "-":
+            for number, text in enumerate(stdin, start=1):
+                yield SourceLine("<stdin>", number, text)
+            continue
+        with Path(name).open(encoding="utf-8", errors="surrogateescape") as handle:
+            for number, text in enumerate(handle, start=1):
+                yield SourceLine(name, number, text)
+
+
+class Replayer:
+    """Feeds events to the engine in order, one state per session."""
+
+    def __init__(self, engine: DecisionEngine, max_record_bytes: int = 64 * 1024) -> None:
+        self.engine = engine
+        self.max_record_bytes = max_record_bytes
+        self.sessions: dict[str, SessionState] = {}
+        self.stats = ReplayStats()
+
+    def run(
+        self, lines: Iterable[SourceLine], out: IO[str], err: IO[str], trace: bool = False
+    ) -> ReplayStats:
+        """Write escalations (or, with ``trace``, one record per event) as JSON lines to ``out``."""
+        for line in lines:
+            if not line.text.strip():
+                continue
+            try:
+                raw = line.text.encode("utf-8", errors="surrogateescape")
+                event = parse_record(raw, None, self.max_record_bytes)
+            except RejectedRecordError as exc:
+                self.stats.invalid_lines += 1
+                err.write(f"{line.source}:{line.number}: {exc.reason}: {exc}\n")
+                continue
+            record = self.step_event(event)
+            if trace:
+                out.write(record.model_dump_json() + "\n")
+            elif record.escalation is not None:
+                out.write(record.escalation.model_dump_json() + "\n")
+        return self.stats
+
+    def step_event(self, event: MessageEvent | ActionEvent) -> TraceRecord:
+        """Apply one parsed event and keep the session's new state."""
+        outcome = self.engine.apply(self.sessions.get(event.session_id), event)
+        self.sessions[event.session_id] = outcome.state
+        self.stats.events += 1
+        if outcome.trace.escalation is not None:
+            self.stats.escalations += 1
+        return outcome.trace

@@ -1,0 +1,122 @@
+"""The Faust app: one table of session state and one thin agent over the chat-events topic."""
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+import faust
+from faust.types import StreamT, TableT
+from faust.web import Request, Response, View
+
+from workers.decision import DecisionEngine, Policy
+from workers.queues import AgentQueueWriter, QueueKeys
+from workers.settings import BrokerProfile, Settings
+from workers.stream.pipeline import Pipeline
+
+# Tansu reports a partition's end offset as the last batch's base offset + 1, so table recovery
+# would stop early unless every produced batch holds exactly one record.
+EMBEDDED_MAX_BATCH_BYTES = 1
+SESSIONS_TABLE = "sessions"
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """The app and the pieces tests and tools reach for."""
+
+    app: faust.App
+    pipeline: Pipeline
+    sessions: TableT[bytes, Any]
+
+
+def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
+    """Wire the Faust app for ``settings``; nothing connects until the worker starts."""
+    embedded = settings.broker_profile is BrokerProfile.EMBEDDED
+    rebalance, session, heartbeat = settings.group_timeouts
+    extra: dict[str, Any] = (
+        {"producer_max_batch_size": EMBEDDED_MAX_BATCH_BYTES} if embedded else {}
+    )
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker_url,
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        web_host=settings.web_host,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        broker_rebalance_timeout=rebalance,
+        broker_session_timeout=session,
+        broker_heartbeat_interval=heartbeat,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+        autodiscover=False,
+        **extra,
+    )
+    chat_events = app.topic(settings.chat_events_topic, key_type=bytes, value_type=bytes)
+    escalations = app.topic(settings.escalations_topic, key_type=bytes, value_type=bytes)
+    dead_letters = app.topic(settings.dead_letter_topic, key_type=bytes, value_type=bytes)
+    sessions = app.Table(
+        SESSIONS_TABLE,
+        default=None,
+        partitions=settings.partitions,
+        key_type=bytes,  # raw keys; values are JSON (SessionState.to_json_dict)
+        help="Per-session decision state (workers.decision.SessionState).",
+    )
+    writer = AgentQueueWriter.from_url(
+        settings.redis_url.get_secret_value(), QueueKeys(settings.redis_prefix)
+    )
+
+    async def send_escalation(key: bytes | None, value: bytes) -> None:
+        await escalations.send(key=key, value=value)
+
+    async def send_dead_letter(key: bytes | None, value: bytes) -> None:
+        await dead_letters.send(key=key, value=value)
+
+    pipeline = Pipeline(
+        engine=DecisionEngine(policy),
+        sessions=_DecodedKeys(sessions),
+        writer=writer,
+        send_escalation=send_escalation,
+        send_dead_letter=send_dead_letter,
+        max_record_bytes=settings.max_record_bytes,
+        retry_ceiling_seconds=settings.redis_retry_max_seconds,
+    )
+
+    @app.agent(chat_events, concurrency=1)
+    async def decide(stream: StreamT[bytes]) -> None:
+        """One event at a time per partition: per-session order is the partition's order."""
+        async for event in stream.events():
+            await pipeline.handle(event.message)
+
+    @app.page("/sessions/{session_id}")
+    @app.table_route(table=sessions, match_info="session_id")
+    async def session_state(web: View, request: Request, **params: Any) -> Response:
+        """The stored state of one session, answered by the worker that owns it."""
+        session_id = str(params["session_id"])
+        stored = sessions.get(session_id.encode())
+        if stored is None:
+            return web.json({"error": "unknown session", "session_id": session_id}, status=404)
+        return web.json(stored)
+
+    @app.page("/ready")
+    async def ready(web: View, request: Request) -> Response:
+        """200 once partitions are assigned and tables recovered; 503 before or in a rebalance."""
+        recovered = cast(Any, app.tables).recovery.completed.is_set()
+        is_ready = recovered and not app.rebalancing and not app.in_recovery
+        return web.json({"ready": is_ready}, status=200 if is_ready else 503)
+
+    return Worker(app=app, pipeline=pipeline, sessions=sessions)
+
+
+class _DecodedKeys:
+    """The table, keyed by raw bytes on the wire, seen as keyed by session-id strings."""
+
+    def __init__(self, table: TableT[bytes, Any]) -> None:
+        self._table = table
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._table.get(key.encode(), default)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._table[key.encode()] = value

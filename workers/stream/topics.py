@@ -1,0 +1,48 @@
+"""Create the topics the worker reads and writes, with the configured partitions."""
+
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+
+from workers.errors import ServiceUnavailableError
+from workers.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def topic_names(settings: Settings) -> list[str]:
+    """Every topic escalator needs before it starts (Faust creates its changelogs itself)."""
+    return [settings.chat_events_topic, settings.escalations_topic, settings.dead_letter_topic]
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create missing topics; existing ones are left as they are."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=10_000
+    )
+    try:
+        await admin.start()
+    except KafkaConnectionError as exc:
+        raise ServiceUnavailableError(
+            f"no Kafka broker answers at {settings.broker_url}; start one with `escalator broker`"
+        ) from exc
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in topic_names(settings) if name not in existing]
+        if missing:
+            new_topics = [
+                NewTopic(
+                    name,
+                    num_partitions=settings.partitions,
+                    replication_factor=settings.replication_factor,
+                )
+                for name in missing
+            ]
+            try:
+                await admin.create_topics(new_topics)
+            except TopicAlreadyExistsError:
+                log.info("topics were created concurrently: %s", missing)
+            log.info("created topics %s with %d partitions", missing, settings.partitions)
+    finally:
+        await admin.close()
