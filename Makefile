@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration schemas clean
+.PHONY: demo test lint typecheck unit integration schemas bench eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,14 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration
+
+## bench: decision-core throughput on one core, with baselines measured in the same run
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.decision_core
+
+## eval: measure decisions on the labelled public data next to the checkout
+eval: $(STAMP)
+	$(BIN)/escalator eval --data ../shared/eval-data
 
 ## schemas: regenerate schemas/json from the pydantic models
 schemas: $(STAMP)

@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from workers.errors import EscalatorError
 from workers.settings import Settings, load_settings
@@ -45,15 +46,40 @@ def _run_broker(port: int) -> int:
     return 0
 
 
-def _run_replay(paths: Sequence[str], trace: bool, settings: Settings) -> int:
+def _policy_path(option: str | None, settings: Settings) -> Path | None:
+    return Path(option) if option else settings.policy_file
+
+
+def _run_replay(paths: Sequence[str], trace: bool, policy: Path | None, settings: Settings) -> int:
     from workers.decision import DecisionEngine
+    from workers.decision.policy import load_policy
     from workers.replay import Replayer, read_lines
 
-    replayer = Replayer(DecisionEngine(), max_record_bytes=settings.max_record_bytes)
+    engine = DecisionEngine(load_policy(policy))
+    replayer = Replayer(engine, max_record_bytes=settings.max_record_bytes)
     stats = replayer.run(read_lines(paths, sys.stdin), sys.stdout, sys.stderr, trace=trace)
     if stats.invalid_lines:
         print(f"{stats.invalid_lines} invalid line(s) skipped", file=sys.stderr)
         return 1
+    return 0
+
+
+def _run_policy(action: str, path: str | None) -> int:
+    from workers.decision.policy import default_policy, default_policy_text, load_policy
+
+    if action == "show":
+        print(default_policy_text(), end="")
+        return 0
+    policy = load_policy(Path(path)) if path else default_policy()
+    human_required = [topic.name for topic in policy.topics if topic.human_required]
+    watch = [topic.name for topic in policy.topics if not topic.human_required]
+    print(f"{path or 'default policy'}: valid")
+    print(f"  topics escalating at once: {', '.join(human_required) or 'none'}")
+    print(f"  topics that lower tolerance (watch): {', '.join(watch) or 'none'}")
+    routes = ", ".join(
+        f"{reason}->{route.queue}/p{route.priority}" for reason, route in policy.routes.items()
+    )
+    print(f"  routes: {routes}")
     return 0
 
 
@@ -74,6 +100,31 @@ def _run_demo(timeout: float) -> int:
     from workers.demo import run_demo
 
     return run_demo(timeout_seconds=timeout)
+
+
+def _run_eval(
+    data: Path, json_path: Path | None, markdown_path: Path | None, limit: int | None
+) -> int:
+    from rich.console import Console
+
+    from workers.evaluation.runner import (
+        render_json,
+        render_markdown,
+        render_table,
+        run_evaluation,
+    )
+
+    if limit is not None and limit < 1:
+        print("escalator: --limit must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    result = run_evaluation(data, limit=limit, console=Console(stderr=True))
+    # Piped into a file, the table keeps its natural width instead of wrapping at 80.
+    Console(width=None if sys.stdout.isatty() else 200).print(render_table(result))
+    if json_path:
+        json_path.write_text(render_json(result), encoding="utf-8")
+    if markdown_path:
+        markdown_path.write_text(render_markdown(result), encoding="utf-8")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
         "paths", nargs="*", metavar="PATH", help="files of JSON lines; '-' for stdin"
     )
     replay.add_argument(
+        "--policy",
+        metavar="FILE",
+        help="decision policy TOML (default: ESCALATOR_POLICY_FILE or the shipped one)",
+    )
+    replay.add_argument(
         "--trace",
         action="store_true",
         help="print one JSON line per event (frustration, signals, matrix, escalation)",
@@ -120,6 +176,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--timeout", type=float, default=120.0, help="give up after this many seconds (default 120)"
+    )
+
+    policy = commands.add_parser(
+        "policy",
+        help="validate a decision policy file, or print the shipped default",
+        description="`policy check FILE` validates FILE (layered over the shipped default) and "
+        "explains each error with its location; `policy show` prints the default policy.",
+    )
+    policy_actions = policy.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = policy_actions.add_parser("check", help="validate a policy file")
+    check.add_argument(
+        "file", nargs="?", metavar="FILE", help="the policy TOML (default: the shipped one)"
+    )
+    policy_actions.add_parser("show", help="print the shipped default policy")
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="score the decision core on public labelled data, beside simple baselines",
+        description="Replays each labelled set in DIR (see its README.md) through the same "
+        "decision code as `replay --trace` and prints, per set, escalator's metrics beside "
+        "VADER and keyword baselines and the goal for each headline metric. Needs the eval "
+        "extra (pip install 'escalator[eval]').",
+    )
+    evaluate.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="the eval-data folder, e.g. ../shared/eval-data",
+    )
+    evaluate.add_argument(
+        "--json", type=Path, metavar="PATH", help="also write every number as JSON to PATH"
+    )
+    evaluate.add_argument(
+        "--markdown", type=Path, metavar="PATH", help="also write the table as Markdown to PATH"
+    )
+    evaluate.add_argument(
+        "--limit", type=int, metavar="N", help="at most N items per set, for a quick run"
     )
 
     schemas = commands.add_parser(
@@ -142,11 +236,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_schemas(args.check)
         if args.command == "demo":
             return _run_demo(args.timeout)
+        if args.command == "policy":
+            return _run_policy(args.action, getattr(args, "file", None))
         if args.command == "broker":
             return _run_broker(args.port)
+        if args.command == "eval":
+            return _run_eval(args.data, args.json, args.markdown, args.limit)
         settings = load_settings()
         if args.command == "replay":
-            return _run_replay(args.paths, args.trace, settings)
+            return _run_replay(
+                args.paths, args.trace, _policy_path(args.policy, settings), settings
+            )
         return _run_worker(settings)
     except EscalatorError as exc:
         print(f"escalator: {exc}", file=sys.stderr)

@@ -81,6 +81,6 @@ class Replayer:
         outcome = self.engine.apply(self.sessions.get(event.session_id), event)
         self.sessions[event.session_id] = outcome.state
         self.stats.events += 1
-        if outcome.trace.escalation is not None:
+        if outcome.escalation is not None:
             self.stats.escalations += 1
         return outcome.trace

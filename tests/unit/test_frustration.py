@@ -1,4 +1,7 @@
-"""Per-message frustration scoring (workers.decision.frustration.score_message)."""
+"""Per-message frustration scoring (workers.decision.frustration.score_message).
+
+Every example here is written for these tests; none comes from a labelled data set.
+"""
 
 import pytest
 from hypothesis import given, settings
@@ -17,6 +20,11 @@ CALM = [
     "My order number is ORD-10001.",
     "Yes, the whole order please.",
     "Thanks, that's sorted.",
+    "Could you book a table for two at 7pm on Saturday?",
+    "What time does the store open on Sunday?",
+    "I'd like the blue one in a medium, please.",
+    "Great, see you tomorrow!",
+    "Please send the receipt to my email address.",
 ]
 
 ANGRY = [
@@ -25,6 +33,51 @@ ANGRY = [
     "It still does not work.",
     "How many times do I have to say it?? I want my money back.",
     "What the hell, this is the worst service ever.",
+    "I'm sick and tired of this nonsense.",
+    "Never again. Worst company I have dealt with.",
+]
+
+# Complaints about the service, worded without a single emotion word.
+SERVICE_FAILURES = [
+    "My train was delayed 3 hours and no one at the station could tell us anything.",
+    "I've been on hold for 45 minutes.",
+    "Still no refund, and it has been three weeks.",
+    "Why was my order cancelled again?",
+    "You promised a call back yesterday and nobody called.",
+    "My suitcase is still missing after two flights.",
+    "I was told it would arrive on Monday, it never arrived.",
+    "The app keeps crashing and I have tried four times now.",
+]
+
+# Mild dissatisfaction with the bot itself: it got something wrong or did not listen.
+CORRECTIONS = [
+    ("No, I said the 14th, not the 4th.", "leading_no"),
+    ("That's not what I asked for.", "correction"),
+    ("Did you not understand me? I need a room for two.", "not_understood"),
+    ("Are you sure? Please check again.", "doubt"),
+    ("Wrong, I wanted the blue one.", "correction"),
+    ("I already told you my postcode.", "already_said"),
+    ("Sorry, I meant Thursday, not Tuesday.", "sorry_correction"),
+    ("You keep asking me the same question over and over.", "going_in_circles"),
+    ("I don't care, just book one.", "dont_care"),
+]
+
+# A "no" that politely declines or answers, and plain task talk: not frustration.
+POLITE = [
+    "No, thank you.",
+    "No, that's all for today.",
+    "No, not at the moment.",
+    "No, I don't need a taxi.",
+    "Nope, that's it.",
+    "No problem, 8pm works too.",
+    "No, price doesn't matter.",
+    "No preference on the colour.",
+    "No.",
+    "I don't need a receipt.",
+    "Is there a cancellation fee?",
+    "How long is the journey?",
+    "I also need a hotel for the same dates.",
+    "Have a good one!!",
 ]
 
 
@@ -38,6 +91,44 @@ def test_angry_texts_score_high(text: str) -> None:
     result = score_message(text)
     assert result.score >= NEGATIVE_TURN
     assert result.cues
+
+
+@pytest.mark.parametrize("text", SERVICE_FAILURES)
+def test_calmly_worded_service_failures_are_negative(text: str) -> None:
+    result = score_message(text)
+    assert result.score >= NEGATIVE_TURN, result
+
+
+@pytest.mark.parametrize(("text", "cue"), CORRECTIONS)
+def test_corrections_of_the_bot_are_negative(text: str, cue: str) -> None:
+    result = score_message(text)
+    assert cue in result.cues
+    assert result.score >= NEGATIVE_TURN
+
+
+@pytest.mark.parametrize("text", POLITE)
+def test_polite_declines_and_task_talk_stay_below_the_threshold(text: str) -> None:
+    assert score_message(text).score < NEGATIVE_TURN
+
+
+def test_a_correcting_no_outscores_a_polite_no() -> None:
+    correcting = score_message("No, make it the 9th.")
+    polite = score_message("No, thanks.")
+    assert "leading_no" in correcting.cues
+    assert "leading_no" not in polite.cues
+    assert correcting.score > polite.score
+
+
+def test_calm_complaint_outranks_neutral_question() -> None:
+    complaint = score_message("The flight is delayed again, we've been waiting 2 hours")
+    question = score_message("Which gate does the flight leave from?")
+    assert {"service_failure", "waiting_time"} <= set(complaint.cues)
+    assert complaint.score > question.score
+
+
+def test_durations_count_when_written_together() -> None:
+    assert "waiting_time" in score_message("stuck here for 3hrs").cues
+    assert "waiting_time" in score_message("45mins on the phone").cues
 
 
 def test_sarcasm_after_failure_counts_despite_positive_words() -> None:
@@ -56,12 +147,58 @@ def test_sarcasm_about_broken_thing_is_high() -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "Thanks for the three hour delay, really appreciate it.",
+        "Oh great, another cancellation.",
+        "Love waiting on hold all morning.",
+        "So much for next day delivery.",
+    ],
+)
+def test_sarcastic_praise_is_negative(text: str) -> None:
+    result = score_message(text)
+    assert "sarcasm" in result.cues
+    assert result.score >= NEGATIVE_TURN
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thanks for the quick help, great job!",
+        "Thank you so much for your help.",
+        "Keep up the good work.",
+        "No, thank so much, that is everything.",
+    ],
+)
+def test_sincere_praise_is_not_sarcasm(text: str) -> None:
+    result = score_message(text)
+    assert "sarcasm" not in result.cues
+    assert result.score < 0.1
+
+
+@pytest.mark.parametrize(
     "text", ["Forget it, I give up.", "I'm done.", "Never mind, I'll go elsewhere."]
 )
 def test_giving_up_is_frustrated(text: str) -> None:
     result = score_message(text)
     assert "giving_up" in result.cues
     assert result.score >= NEGATIVE_TURN
+
+
+def test_negated_praise_is_negative_and_negated_complaint_is_softer() -> None:
+    assert "negated_praise" in score_message("That was not helpful at all").cues
+    assert score_message("not helpful").score > score_message("helpful").score
+    assert score_message("not bad").score < score_message("bad").score
+
+
+def test_no_thanks_is_still_courtesy() -> None:
+    result = score_message("No thanks")
+    assert "negated_praise" not in result.cues
+    assert result.score == 0.0
+
+
+def test_negation_alone_is_weak() -> None:
+    assert 0.0 < score_message("I don't have one").score < 0.2
 
 
 def test_shouting_raises_score() -> None:
@@ -75,6 +212,13 @@ def test_single_short_capital_word_is_not_shouting() -> None:
     assert "shouting" not in score_message("My ID is on the back of the card").cues
 
 
+def test_capitalised_negation_is_emphasis() -> None:
+    plain = score_message("I have never been treated like this")
+    stressed = score_message("I have NEVER been treated like this")
+    assert "emphasis" in stressed.cues
+    assert stressed.score > plain.score
+
+
 def test_repeated_punctuation_raises_score() -> None:
     plain = score_message("where is my refund?")
     repeated = score_message("where is my refund???")
@@ -82,6 +226,21 @@ def test_repeated_punctuation_raises_score() -> None:
     assert "repeated_punctuation" in repeated.cues
     assert repeated.score > plain.score
     assert mixed.score > plain.score
+
+
+def test_negative_emoticon_and_emoji_raise_score() -> None:
+    plain = score_message("my bag did not arrive")
+    assert score_message("my bag did not arrive :(").score > plain.score
+    assert score_message("my bag did not arrive \U0001f621").score > plain.score
+    assert "negative_emoji" in score_message("again :-(").cues
+
+
+def test_web_addresses_are_not_emoticons() -> None:
+    assert "negative_emoji" not in score_message("see https://example.com/help").cues
+
+
+def test_negative_hashtag_counts() -> None:
+    assert "negative_words" in score_message("third delay this week #epicfail").cues
 
 
 def test_intensifier_raises_score() -> None:
@@ -110,16 +269,36 @@ def test_many_cues_approach_but_do_not_exceed_one() -> None:
     assert 0.9 < score_message(text).score <= 1.0
 
 
-# Text, including control characters and very long single "words".
+def test_cues_are_unique() -> None:
+    cues = score_message("No no no, that's wrong, WRONG, still wrong!!! Are you sure??").cues
+    assert len(cues) == len(set(cues))
+
+
+def test_very_long_message_is_scored() -> None:
+    text = "I have been waiting for my refund for weeks. " * 2_000
+    result = score_message(text)
+    assert result.score >= NEGATIVE_TURN
+
+
+# Text, including control characters, lone surrogates and very long single "words".
 ANY_TEXT = st.one_of(
     st.text(),
     st.text(alphabet=st.characters(codec="utf-8"), max_size=2_000),
+    st.text(alphabet=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), max_size=50),
     st.builds(lambda ch, n: ch * n, st.characters(), st.integers(1, 20_000)),
     st.builds(
         lambda parts: " ".join(parts),
-        st.lists(st.sampled_from(["WHY", "useless", "!!", "??", "thanks", "not", "working"])),
+        st.lists(
+            st.sampled_from(
+                [
+                    "WHY", "useless", "!!", "??", "thanks", "not", "working", "no", "No,", "sorry",
+                    "again", "still", "2hrs", "on", "hold", ":(", ":)", "#fail", "great", "job",
+                    "for", "nothing", "I", "said", "are", "you", "sure", "\U0001f621",
+                ]
+            )
+        ),
     ),
-)
+)  # fmt: skip
 
 
 @settings(max_examples=300, deadline=None)
@@ -131,3 +310,10 @@ def test_score_is_total_bounded_and_deterministic(text: str) -> None:
     assert 0.0 <= first.score <= 1.0
     assert first == second
     assert all(isinstance(cue, str) and cue for cue in first.cues)
+    assert len(first.cues) == len(set(first.cues))
+
+
+@settings(max_examples=200, deadline=None)
+@given(ANY_TEXT)
+def test_adding_exclamation_marks_never_lowers_the_score(text: str) -> None:
+    assert score_message(text + " !!").score >= score_message(text).score

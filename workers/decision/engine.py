@@ -1,8 +1,15 @@
-"""Apply one chat event to a session's state and decide whether a person must take over."""
+"""Apply one chat event to a session's state and decide whether a person must take over.
 
+Detection and decision are kept apart: ``signals`` say what was seen at an event (a negative
+turn, a restatement, a refusal, a high-stakes topic); an escalation needs a *trigger*, which
+depends on persistence and on the CX Automation Matrix verdict (``watch`` lowers every
+tolerance, ``human_required`` escalates at once).
+"""
+
+import itertools
 import uuid
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from schemas.escalation import (
     ActionAttempt,
@@ -12,25 +19,39 @@ from schemas.escalation import (
     HandoffSummary,
     ReasonCode,
 )
-from schemas.events import ActionEvent, MessageEvent, Role
+from schemas.events import ActionEvent, ActionStatus, MessageEvent, Role
 from schemas.trace import Matrix, TraceRecord, Verdict
+from workers.decision import capability, loops
 from workers.decision.frustration import score_message
 from workers.decision.human_request import detect_human_request
-from workers.decision.policy import Policy
+from workers.decision.policy import Policy, Route, TopicRule, default_policy
 from workers.decision.state import SessionState
-from workers.decision.text import excerpt
+from workers.decision.text import excerpt, normalise
+from workers.decision.topics import Taxonomy
 
 # Fixed namespace: escalation ids must be the same on every worker and in every replay.
 ESCALATION_NAMESPACE = uuid.UUID("6b1d8a52-3c1e-4c43-9a59-2f2f6f0f5e10")
 GOAL_CHARS = 500
-# Reasons in the order they are listed when several fire with the same priority.
+# Reasons in the order they are listed when several have the same priority.
 REASON_ORDER = tuple(ReasonCode)
 T = TypeVar("T")
+# Validated once; new sessions start as shallow copies (the engine never mutates lists in place).
+_EMPTY_STATE = SessionState(session_id="-")
 
 
 def escalation_id_for(session_id: str, trigger_event_id: str) -> str:
     """Deterministic id: re-processing the same event cannot create a second escalation."""
     return str(uuid.uuid5(ESCALATION_NAMESPACE, f"{session_id}\n{trigger_event_id}"))
+
+
+class MatrixScores(NamedTuple):
+    """The CX Automation Matrix of a session after an event (``schemas.trace.Matrix``'s fields)."""
+
+    emotional_load: float
+    context_ambiguity: float
+    consequence: float
+    topics: tuple[str, ...]
+    verdict: Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,130 +60,414 @@ class Outcome:
 
     ``deliver`` is the escalation the caller must (re)deliver: the new one, or, when the event
     is a redelivery of the one that triggered an escalation, that escalation again, so a crash
-    between saving state and enqueueing cannot lose it. ``trace.escalation`` is only ever new.
+    between saving state and enqueueing cannot lose it. ``escalation`` is only ever new.
+    The trace record is built on request: the worker does not need it, replay does.
     """
 
     state: SessionState
-    trace: TraceRecord
     deliver: Escalation | None
+    escalation: Escalation | None
+    event_id: str
+    frustration: float
+    signals: tuple[ReasonCode, ...]
+    matrix: "MatrixScores"
+    duplicate: bool = False
+
+    @property
+    def trace(self) -> TraceRecord:
+        """The ``replay --trace`` record of this event."""
+        return TraceRecord(
+            event_id=self.event_id,
+            session_id=self.state.session_id,
+            frustration=self.frustration,
+            signals=list(self.signals),
+            matrix=Matrix(**self.matrix._asdict()),
+            escalation=self.escalation,
+            duplicate=self.duplicate,
+        )
 
 
-def _append_bounded(items: list[T], item: T, limit: int) -> list[T]:
+def _bounded(items: list[T], item: T, limit: int) -> list[T]:
     return [*items, item][-limit:]
+
+
+class _Step:
+    """Working copy of one event's changes: field updates plus the signals seen."""
+
+    def __init__(self, state: SessionState, event: MessageEvent | ActionEvent) -> None:
+        self.state = state
+        self.event = event
+        self.updates: dict[str, Any] = {}
+        self.signals: set[ReasonCode] = set()
+        self.score = 0.0
+        self.request: Evidence | None = None
+
+    def get(self, name: str) -> Any:
+        return self.updates[name] if name in self.updates else getattr(self.state, name)
+
+    def evidence(
+        self, reason: ReasonCode, cue: str, text: str = "", score: float | None = None
+    ) -> Evidence:
+        # Constructed without validation: every value comes from validated input or the engine.
+        return Evidence.model_construct(
+            reason=reason, event_id=self.event.event_id, cue=cue, excerpt=excerpt(text), score=score
+        )
 
 
 class DecisionEngine:
     """Pure and deterministic: the same state and event always give the same outcome."""
 
     def __init__(self, policy: Policy | None = None) -> None:
-        self.policy = policy or Policy()
+        self.policy = policy or default_policy()
+        self._topics = {topic.name: topic for topic in self.policy.topics}
+        self._taxonomy = Taxonomy(self.policy.topics)
 
     def apply(self, state: SessionState | None, event: MessageEvent | ActionEvent) -> Outcome:
         """Fold ``event`` into ``state`` (None for a new session) and decide."""
-        state = state or SessionState(session_id=event.session_id)
+        state = state or _EMPTY_STATE.model_copy(update={"session_id": event.session_id})
         if event.event_id in state.recent_event_ids:
             return self._redelivery(state, event)
 
         bounds = self.policy.bounds
-        updates: dict[str, object] = {
-            "events_applied": state.events_applied + 1,
-            "recent_event_ids": _append_bounded(
+        step = _Step(state, event)
+        step.updates.update(
+            events_applied=state.events_applied + 1,
+            recent_event_ids=_bounded(
                 state.recent_event_ids, event.event_id, bounds.recent_event_ids
             ),
-            "last_ts": max(state.last_ts, event.ts) if state.last_ts else event.ts,
-            "channel": event.channel or state.channel,
-            "locale": event.locale or state.locale,
-            "customer_tier": event.customer_tier or state.customer_tier,
-        }
-        message_score = 0.0
-        evidence: dict[ReasonCode, list[Evidence]] = {}
-
+            last_ts=max(state.last_ts, event.ts) if state.last_ts else event.ts,
+        )
+        for name in ("channel", "locale", "customer_tier"):
+            value = getattr(event, name)
+            if value:
+                step.updates[name] = value
         if isinstance(event, ActionEvent):
-            attempt = ActionAttempt(
-                event_id=event.event_id, name=event.action.name, status=event.action.status
-            )
-            updates["actions"] = _append_bounded(state.actions, attempt, bounds.actions)
+            self._action(step, event)
         elif event.role is Role.CUSTOMER:
-            message_score = self._customer_message(state, event, updates, evidence)
+            self._customer(step, event)
         elif event.role is Role.BOT:
-            updates["bot_turns"] = state.bot_turns + 1
-            if event.intent_confidence is not None:
-                updates["intent_confidences"] = _append_bounded(
-                    state.intent_confidences, event.intent_confidence, bounds.intent_confidences
-                )
+            self._bot(step, event)
 
-        state = state.model_copy(update=updates)
-        if self._frustration_escalates(state):
-            evidence[ReasonCode.FRUSTRATION] = list(state.negative_run)
+        state = state.model_copy(update=step.updates)
+        matrix = self._matrix(state)
+        if matrix.verdict is Verdict.HUMAN_REQUIRED:
+            step.signals.add(ReasonCode.HIGH_STAKES)
 
-        signals = sorted(evidence, key=REASON_ORDER.index)
         new_escalation = None
-        if signals and state.escalation is None:
-            new_escalation = self._escalate(state, event, evidence)
-            state = state.model_copy(update={"escalation": new_escalation})
+        if state.escalation is None:
+            triggers = self._triggers(state, step, matrix.verdict)
+            if triggers:
+                new_escalation = self._escalate(state, event, triggers)
+                state = state.model_copy(update={"escalation": new_escalation})
 
-        trace = TraceRecord(
-            event_id=event.event_id,
-            session_id=event.session_id,
-            frustration=message_score,
-            signals=signals,
-            matrix=self._matrix(state),
+        return Outcome(
+            state=state,
+            deliver=new_escalation,
             escalation=new_escalation,
+            event_id=event.event_id,
+            frustration=step.score,
+            signals=tuple(sorted(step.signals, key=REASON_ORDER.index)),
+            matrix=matrix,
         )
-        return Outcome(state=state, trace=trace, deliver=new_escalation)
 
-    def _customer_message(
-        self,
-        state: SessionState,
-        event: MessageEvent,
-        updates: dict[str, object],
-        evidence: dict[ReasonCode, list[Evidence]],
-    ) -> float:
-        policy = self.policy.frustration
-        bounds = self.policy.bounds
-        scored = score_message(event.text)
-        level = policy.smoothing * scored.score + (1 - policy.smoothing) * state.frustration_level
-        updates["customer_turns"] = state.customer_turns + 1
-        updates["frustration_trend"] = _append_bounded(
-            state.frustration_trend, scored.score, bounds.frustration_turns
+    # -- folding events into state ---------------------------------------------------------
+
+    def _customer(self, step: _Step, event: MessageEvent) -> None:
+        policy, bounds, state = self.policy, self.policy.bounds, step.state
+        text = event.text
+        folded = normalise(text)
+        scored = score_message(text, folded)
+        step.score = scored.score
+        level = (
+            policy.frustration.smoothing * scored.score
+            + (1 - policy.frustration.smoothing) * state.frustration_level
         )
-        updates["frustration_level"] = round(level, 4)
-        if not state.goal and event.text.strip():
-            updates["goal"] = excerpt(event.text, GOAL_CHARS)
-        if scored.score >= policy.negative_turn_score:
-            updates["consecutive_negative"] = state.consecutive_negative + 1
-            cue = "+".join(scored.cues) or "frustration"
-            item = Evidence(
-                reason=ReasonCode.FRUSTRATION,
-                event_id=event.event_id,
-                cue=cue,
-                excerpt=excerpt(event.text),
-                score=scored.score,
+        step.updates.update(
+            customer_turns=state.customer_turns + 1,
+            frustration_trend=_bounded(
+                state.frustration_trend, scored.score, bounds.frustration_turns
+            ),
+            frustration_level=round(level, 4),
+        )
+        if not state.goal and text.strip():
+            step.updates["goal"] = excerpt(text, GOAL_CHARS)
+        negative = scored.score >= policy.frustration.negative_turn_score
+        if negative:
+            step.signals.add(ReasonCode.FRUSTRATION)
+            item = step.evidence(
+                ReasonCode.FRUSTRATION, "+".join(scored.cues) or "negative", text, scored.score
             )
-            updates["negative_run"] = _append_bounded(
+            step.updates["consecutive_negative"] = state.consecutive_negative + 1
+            step.updates["negative_run"] = _bounded(
                 state.negative_run, item, bounds.evidence_per_reason
             )
         else:
-            updates["consecutive_negative"] = 0
-            updates["negative_run"] = []
+            step.updates["consecutive_negative"] = 0
+            step.updates["negative_run"] = []
 
-        request = detect_human_request(event.text)
+        request = detect_human_request(text, folded)
         if request is not None:
-            evidence[ReasonCode.HUMAN_REQUESTED] = [
-                Evidence(
-                    reason=ReasonCode.HUMAN_REQUESTED,
-                    event_id=event.event_id,
-                    cue=request.cue,
-                    excerpt=excerpt(event.text),
-                )
-            ]
-        return scored.score
+            step.signals.add(ReasonCode.HUMAN_REQUESTED)
+            step.request = step.evidence(ReasonCode.HUMAN_REQUESTED, request.cue, text)
 
-    def _frustration_escalates(self, state: SessionState) -> bool:
+        self._customer_loop(step, text, folded, negative=negative)
+        self._topics_in(step, text, folded)
+        given = loops.facts_in(folded)
+        if given:
+            kinds = [kind for kind in state.facts_given if kind not in given] + given
+            step.updates["facts_given"] = kinds[-8:]
+
+    def _customer_loop(self, step: _Step, text: str, folded: str, negative: bool) -> None:
+        state, loop = step.state, self.policy.loop
+        print_ = loops.fingerprint(folded, self.policy.bounds.fingerprint_tokens)
+        cue_match = loops.RESTATEMENT_CUES.search(folded)
+        earlier = state.customer_prints[-loop.turns_compared :]
+        overlap = loops.most_similar(print_, earlier) if loops.is_substantial(print_) else 0.0
+        bar = loop.negative_restatement_similarity if negative else loop.restatement_similarity
+        if cue_match or overlap >= bar:
+            cue = f"says:{cue_match.group(0)}" if cue_match else f"restated:{overlap:.2f}"
+            self._loop_evidence(step, cue, text)
+            step.updates["restatements"] = state.restatements + 1
+        step.updates["customer_prints"] = _bounded(
+            state.customer_prints, print_, loop.turns_compared
+        )
+
+    def _bot(self, step: _Step, event: MessageEvent) -> None:
+        state, loop, bounds = step.state, self.policy.loop, self.policy.bounds
+        text = event.text
+        folded = normalise(text)
+        step.updates["bot_turns"] = state.bot_turns + 1
+        if event.intent_confidence is not None:
+            step.updates["intent_confidences"] = _bounded(
+                state.intent_confidences, event.intent_confidence, bounds.intent_confidences
+            )
+        if event.intent:
+            step.updates["intents"] = _bounded(
+                state.intents, event.intent, bounds.intent_confidences
+            )
+        if loops.FALLBACK.search(folded):
+            step.updates["fallbacks"] = state.fallbacks + 1
+
+        print_ = loops.fingerprint(folded, bounds.fingerprint_tokens)
+        sent_links = loops.links(text)
+        repeated_link = next((url for url in sent_links if url in state.bot_links), None)
+        overlap = loops.most_similar(print_, state.bot_prints[-loop.turns_compared :])
+        repeated = repeated_link is not None or (
+            loops.is_substantial(print_) and overlap >= loop.bot_repeat_similarity
+        )
+        if repeated:
+            self._loop_evidence(
+                step,
+                f"same_link:{repeated_link}" if repeated_link else f"bot_repeat:{overlap:.2f}",
+                text,
+            )
+            step.updates["bot_repeats"] = state.bot_repeats + 1
+        step.updates["bot_prints"] = _bounded(state.bot_prints, print_, loop.turns_compared)
+        if sent_links:
+            step.updates["bot_links"] = (
+                state.bot_links + [u for u in sent_links if u not in state.bot_links]
+            )[-10:]
+
+        empathy = loops.EMPATHY.search(folded)
+        news = not repeated and loops.is_substantial(print_)
+        if empathy:
+            if state.empathy_seen and not state.news_since_empathy:
+                self._loop_evidence(step, "hollow_empathy", text)
+                step.updates["hollow_empathy"] = state.hollow_empathy + 1
+            step.updates["empathy_seen"] = True
+            step.updates["news_since_empathy"] = False
+        elif news:
+            step.updates["news_since_empathy"] = True
+
+        asked = [kind for kind in loops.asks_for(folded) if kind in state.facts_given]
+        if asked:
+            self._loop_evidence(step, f"asks_again:{asked[0]}", text)
+            step.updates["restatements"] = step.get("restatements") + 1
+
+        refusal = capability.refusal_in(folded)
+        if refusal:
+            self._gap(step, f"refusal:{refusal}", text)
+
+    def _action(self, step: _Step, event: ActionEvent) -> None:
+        state, bounds = step.state, self.policy.bounds
+        name, status = event.action.name, event.action.status
+        attempt = ActionAttempt.model_construct(event_id=event.event_id, name=name, status=status)
+        step.updates["actions"] = _bounded(state.actions, attempt, bounds.actions)
+        if status is ActionStatus.SUCCEEDED:
+            failures = {
+                key: value for key, value in state.failures_by_action.items() if key != name
+            }
+            step.updates.update(gaps=0, failures_by_action=failures, news_since_empathy=True)
+            return
+        failures = dict(state.failures_by_action)
+        failures[name] = failures.get(name, 0) + 1
+        if len(failures) > bounds.actions:
+            failures.pop(next(iter(failures)))
+        step.updates["failures_by_action"] = failures
+        self._gap(step, f"action_{status.value}:{name}", event.action.detail or name)
+
+    def _gap(self, step: _Step, cue: str, text: str) -> None:
+        step.signals.add(ReasonCode.CAPABILITY_GAP)
+        item = step.evidence(ReasonCode.CAPABILITY_GAP, cue, text)
+        step.updates["gaps"] = step.get("gaps") + 1
+        step.updates["gap_evidence"] = _bounded(
+            step.get("gap_evidence"), item, self.policy.bounds.evidence_per_reason
+        )
+
+    def _loop_evidence(self, step: _Step, cue: str, text: str) -> None:
+        step.signals.add(ReasonCode.LOOP)
+        item = step.evidence(ReasonCode.LOOP, cue, text)
+        step.updates["loop_evidence"] = _bounded(
+            step.get("loop_evidence"), item, self.policy.bounds.evidence_per_reason
+        )
+
+    def _topics_in(self, step: _Step, text: str, folded: str) -> None:
+        hits = [
+            hit
+            for hit in self._taxonomy.find(folded)
+            if hit.rule.consequence >= self.policy.matrix.watch_consequence
+        ]
+        if not hits:
+            return
+        step.signals.add(ReasonCode.HIGH_STAKES)
+        known = list(step.state.topics)
+        evidence = list(step.state.topic_evidence)
+        for hit in hits:
+            if hit.rule.name not in known:
+                known.append(hit.rule.name)
+                evidence.append(
+                    step.evidence(
+                        ReasonCode.HIGH_STAKES, f"topic:{hit.rule.name}", text, hit.rule.consequence
+                    )
+                )
+        step.updates["topics"] = known
+        step.updates["topic_evidence"] = evidence[-self.policy.bounds.evidence_per_reason :]
+
+    # -- the matrix and the decision ---------------------------------------------------------
+
+    def _session_topics(self, names: list[str]) -> list[TopicRule]:
+        return [self._topics[name] for name in names if name in self._topics]
+
+    def _matrix(self, state: SessionState) -> "MatrixScores":
+        """Emotional load, context ambiguity and consequence of the session so far."""
+        policy = self.policy.matrix
+        topics = self._session_topics(state.topics) if state.topics else []
+        emotional = state.frustration_level
+        consequence = 0.0
+        human_required = False
+        for topic in topics:
+            emotional = max(emotional, topic.emotional_load)
+            consequence = max(consequence, topic.consequence)
+            human_required = human_required or topic.human_required
+
+        ambiguity = 0.0
+        confidences = state.intent_confidences
+        if confidences:
+            ambiguity = 1.0 - sum(confidences) / len(confidences)
+        if state.fallbacks:
+            ambiguity = max(ambiguity, min(1.0, 2 * state.fallbacks / state.bot_turns))
+        intents = state.intents
+        if len(intents) > 1:
+            switches = sum(1 for before, after in itertools.pairwise(intents) if before != after)
+            ambiguity = max(ambiguity, switches / (len(intents) - 1))
+
+        if (human_required or consequence >= policy.human_required_consequence) or (
+            consequence >= policy.watch_consequence
+            and emotional >= policy.watch_emotional_load
+            and ambiguity >= policy.watch_context_ambiguity
+        ):
+            verdict = Verdict.HUMAN_REQUIRED
+        elif (
+            consequence >= policy.watch_consequence
+            or emotional >= policy.watch_emotional_load
+            or ambiguity >= policy.watch_context_ambiguity
+        ):
+            verdict = Verdict.WATCH
+        else:
+            verdict = Verdict.AI_SAFE
+        return MatrixScores(
+            emotional_load=round(emotional, 4),
+            context_ambiguity=round(ambiguity, 4),
+            consequence=consequence,
+            topics=tuple(topic.name for topic in topics),
+            verdict=verdict,
+        )
+
+    def _frustration_triggers(self, state: SessionState, watch: bool) -> bool:
         policy = self.policy.frustration
-        if state.consecutive_negative >= policy.persistent_turns:
+        persistent = (
+            self.policy.watch.frustration_persistent_turns if watch else policy.persistent_turns
+        )
+        if state.consecutive_negative >= persistent:
             return True
-        return state.consecutive_negative >= 2 and state.frustration_level >= policy.level_threshold
+        if state.consecutive_negative >= 2 and state.frustration_level >= policy.level_threshold:
+            return True
+        recent = state.frustration_trend[-policy.rising_turns :]
+        rising = (
+            len(recent) == policy.rising_turns
+            and recent[0] >= policy.rising_from
+            and all(a < b for a, b in itertools.pairwise(recent))
+        )
+        return rising and state.consecutive_negative >= 1
+
+    def _triggers(
+        self, state: SessionState, step: _Step, verdict: Verdict
+    ) -> dict[ReasonCode, list[Evidence]]:
+        """The reasons that justify a handoff now, each with its evidence."""
+        watch = verdict is not Verdict.AI_SAFE
+        loop = self.policy.loop
+        tolerance = self.policy.watch if watch else None
+        restatements = (
+            tolerance.restatements_to_escalate if tolerance else loop.restatements_to_escalate
+        )
+        bot_repeats = (
+            tolerance.bot_repeats_to_escalate if tolerance else loop.bot_repeats_to_escalate
+        )
+        hollow = (
+            tolerance.hollow_empathy_to_escalate if tolerance else loop.hollow_empathy_to_escalate
+        )
+        gaps = tolerance.gaps_to_escalate if tolerance else self.policy.capability.gaps_to_escalate
+
+        found: dict[ReasonCode, list[Evidence]] = {}
+        if step.request is not None:
+            found[ReasonCode.HUMAN_REQUESTED] = [step.request]
+        if verdict is Verdict.HUMAN_REQUIRED:
+            found[ReasonCode.HIGH_STAKES] = list(state.topic_evidence)
+        if ReasonCode.FRUSTRATION in step.signals and self._frustration_triggers(state, watch):
+            found[ReasonCode.FRUSTRATION] = list(state.negative_run)
+        if ReasonCode.LOOP in step.signals and (
+            state.restatements >= restatements
+            or state.bot_repeats >= bot_repeats
+            or state.hollow_empathy >= hollow
+        ):
+            found[ReasonCode.LOOP] = list(state.loop_evidence)
+        if ReasonCode.CAPABILITY_GAP in step.signals and (
+            state.gaps >= gaps
+            or max(state.failures_by_action.values(), default=0)
+            >= self.policy.capability.same_action_failures
+        ):
+            found[ReasonCode.CAPABILITY_GAP] = list(state.gap_evidence)
+        if found and ReasonCode.HIGH_STAKES not in found and state.topic_evidence:
+            # Context for the person and for routing: the session touches a consequential topic.
+            found[ReasonCode.HIGH_STAKES] = list(state.topic_evidence)
+        return {reason: items for reason, items in found.items() if items}
+
+    def _route(
+        self, state: SessionState, reasons: list[ReasonCode]
+    ) -> tuple[Route, list[ReasonCode]]:
+        """The most urgent route among the reasons; high stakes route by the weightiest topic."""
+        routes: dict[ReasonCode, Route] = {}
+        for reason in reasons:
+            if reason is ReasonCode.HIGH_STAKES and state.topics:
+                topics = self._session_topics(state.topics)
+                weightiest = max(
+                    topics, key=lambda topic: (topic.human_required, topic.consequence)
+                )
+                routes[reason] = weightiest.route
+            else:
+                routes[reason] = self.policy.route_for(reason)
+        ordered = sorted(reasons, key=lambda r: (routes[r].priority, REASON_ORDER.index(r)))
+        return routes[ordered[0]], ordered
 
     def _escalate(
         self,
@@ -170,9 +475,7 @@ class DecisionEngine:
         event: MessageEvent | ActionEvent,
         evidence: dict[ReasonCode, list[Evidence]],
     ) -> Escalation:
-        routes = {reason: self.policy.route_for(reason) for reason in evidence}
-        reasons = sorted(evidence, key=lambda r: (routes[r].priority, REASON_ORDER.index(r)))
-        route = routes[reasons[0]]
+        route, reasons = self._route(state, list(evidence))
         return Escalation(
             escalation_id=escalation_id_for(event.session_id, event.event_id),
             session_id=event.session_id,
@@ -198,36 +501,19 @@ class DecisionEngine:
             ),
         )
 
-    def _matrix(self, state: SessionState) -> Matrix:
-        """A first matrix: emotional load from frustration, ambiguity from NLU confidence."""
-        confidences = state.intent_confidences
-        ambiguity = 1.0 - sum(confidences) / len(confidences) if confidences else 0.0
-        watch = (
-            state.frustration_level >= self.policy.watch_emotional_load
-            or ambiguity >= self.policy.watch_context_ambiguity
-        )
-        return Matrix(
-            emotional_load=state.frustration_level,
-            context_ambiguity=round(ambiguity, 4),
-            consequence=0.0,
-            topics=[],
-            verdict=Verdict.WATCH if watch else Verdict.AI_SAFE,
-        )
-
     def _redelivery(self, state: SessionState, event: MessageEvent | ActionEvent) -> Outcome:
         """An event already applied: change nothing, but hand back its escalation if it had one."""
+        escalation = state.escalation
         deliver = (
-            state.escalation
-            if state.escalation and state.escalation.trigger_event_id == event.event_id
-            else None
+            escalation if escalation and escalation.trigger_event_id == event.event_id else None
         )
-        trace = TraceRecord(
-            event_id=event.event_id,
-            session_id=event.session_id,
-            frustration=0.0,
-            signals=[],
-            matrix=self._matrix(state),
+        return Outcome(
+            state=state,
+            deliver=deliver,
             escalation=None,
+            event_id=event.event_id,
+            frustration=0.0,
+            signals=(),
+            matrix=self._matrix(state),
             duplicate=True,
         )
-        return Outcome(state=state, trace=trace, deliver=deliver)

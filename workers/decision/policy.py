@@ -1,48 +1,111 @@
-"""Thresholds and routing the decision core follows.
+"""Policy as code: thresholds, the topic taxonomy and routes, validated by pydantic.
 
-The defaults here are the shipped policy; a policy file overrides them (see docs/decisions.md).
+The shipped default is ``workers/decision/default_policy.toml``; ``--policy FILE`` or the
+setting ``ESCALATOR_POLICY_FILE`` replace it. Every section is optional in a custom file:
+what it leaves out keeps the default value.
 """
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+import tomllib
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.escalation import ReasonCode
+from workers.errors import ConfigurationError
+
+DEFAULT_POLICY_RESOURCE = "decision/default_policy.toml"
+QUEUE_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
-class Route(BaseModel):
-    """Where an escalation for a reason goes."""
+class PolicyError(ConfigurationError):
+    """Raised when a policy file cannot be read or does not validate; says where."""
 
+
+class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    queue: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+
+class Route(_Section):
+    """Where an escalation goes."""
+
+    queue: str = Field(pattern=QUEUE_NAME)
     priority: int = Field(ge=1, le=9, description="1 is served first.")
 
 
-class FrustrationPolicy(BaseModel):
+class FrustrationPolicy(_Section):
     """When frustration alone is worth a handoff: high and persistent, not one mild complaint."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    negative_turn_score: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="A turn this high is negative."
+    negative_turn_score: float = Field(default=0.5, ge=0.0, le=1.0)
+    persistent_turns: int = Field(default=3, ge=1, description="Consecutive negative turns.")
+    level_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    smoothing: float = Field(default=0.5, gt=0.0, le=1.0, description="Weight of the newest turn.")
+    rising_turns: int = Field(
+        default=3, ge=2, description="Strictly rising scores that mark a trend."
     )
-    persistent_turns: int = Field(
-        default=3, ge=1, description="Consecutive negative turns that escalate."
-    )
-    level_threshold: float = Field(
-        default=0.6,
+    rising_from: float = Field(
+        default=0.2,
         ge=0.0,
         le=1.0,
-        description="Smoothed level that escalates after two negative turns.",
-    )
-    smoothing: float = Field(
-        default=0.5, gt=0.0, le=1.0, description="Weight of the newest turn in the level."
+        description="A trend starts from a turn at least this negative.",
     )
 
 
-class StateBounds(BaseModel):
+class LoopPolicy(_Section):
+    """Heard but not helped: when repetition means the conversation is going nowhere."""
+
+    restatement_similarity: float = Field(default=0.75, gt=0.0, le=1.0)
+    negative_restatement_similarity: float = Field(
+        default=0.5, gt=0.0, le=1.0, description="Lower bar for a turn that is itself negative."
+    )
+    restatements_to_escalate: int = Field(
+        default=2, ge=1, description="2 = the second restatement."
+    )
+    bot_repeat_similarity: float = Field(default=0.9, gt=0.0, le=1.0)
+    bot_repeats_to_escalate: int = Field(
+        default=2, ge=1, description="2 = the third near-identical reply."
+    )
+    hollow_empathy_to_escalate: int = Field(
+        default=2, ge=1, description="Empathy with no action or news."
+    )
+    turns_compared: int = Field(
+        default=6, ge=2, description="Earlier turns each turn is compared with."
+    )
+
+
+class CapabilityPolicy(_Section):
+    """When the bot lacks the authority or ability to act."""
+
+    gaps_to_escalate: int = Field(
+        default=3, ge=1, description="Refusals + failed/not-permitted actions."
+    )
+    same_action_failures: int = Field(default=2, ge=1)
+
+
+class WatchPolicy(_Section):
+    """Far less tolerance while the matrix verdict is ``watch``."""
+
+    restatements_to_escalate: int = Field(default=1, ge=1)
+    bot_repeats_to_escalate: int = Field(default=1, ge=1)
+    hollow_empathy_to_escalate: int = Field(default=1, ge=1)
+    gaps_to_escalate: int = Field(default=1, ge=1)
+    frustration_persistent_turns: int = Field(default=2, ge=1)
+
+
+class MatrixPolicy(_Section):
+    """Thresholds of the CX Automation Matrix verdict."""
+
+    watch_emotional_load: float = Field(default=0.6, ge=0.0, le=1.0)
+    watch_context_ambiguity: float = Field(default=0.6, ge=0.0, le=1.0)
+    watch_consequence: float = Field(default=0.5, ge=0.0, le=1.0)
+    human_required_consequence: float = Field(default=0.85, ge=0.0, le=1.0)
+
+
+class StateBounds(_Section):
     """Caps on what a session keeps, so state stays small however long the chat runs."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     recent_event_ids: int = Field(
         default=64, ge=1, description="Ids remembered to drop redeliveries."
@@ -51,6 +114,40 @@ class StateBounds(BaseModel):
     actions: int = Field(default=10, ge=1)
     intent_confidences: int = Field(default=10, ge=1)
     evidence_per_reason: int = Field(default=5, ge=1)
+    fingerprint_tokens: int = Field(
+        default=24, ge=4, description="Tokens kept per turn fingerprint."
+    )
+
+
+class TopicRule(_Section):
+    """One topic of the consequence taxonomy and how to recognise it."""
+
+    name: str = Field(pattern=r"^[a-z0-9_]{1,48}$")
+    description: str = ""
+    consequence: float = Field(ge=0.0, le=1.0, description="How much is at stake, 0..1.")
+    emotional_load: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Load it carries by itself."
+    )
+    human_required: bool = Field(default=False, description="Escalate at once when found.")
+    route: Route
+    phrases: list[str] = Field(min_length=1, description="Regular expressions on normalised text.")
+
+    @field_validator("phrases")
+    @classmethod
+    def _compiles(cls, phrases: list[str]) -> list[str]:
+        for index, phrase in enumerate(phrases):
+            try:
+                re.compile(phrase)
+            except re.error as exc:
+                raise ValueError(
+                    f"phrase {index} {phrase!r} is not a valid regular expression: {exc}"
+                ) from None
+        return phrases
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        """All phrases as one compiled alternation."""
+        return re.compile("|".join(f"(?:{phrase})" for phrase in self.phrases))
 
 
 def _default_routes() -> dict[ReasonCode, Route]:
@@ -63,18 +160,94 @@ def _default_routes() -> dict[ReasonCode, Route]:
     }
 
 
-class Policy(BaseModel):
+class Policy(_Section):
     """Everything the decision core is tuned by."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", ignored_types=(cached_property,))
 
+    version: int = Field(default=1, ge=1, le=1)
     frustration: FrustrationPolicy = FrustrationPolicy()
+    loop: LoopPolicy = LoopPolicy()
+    capability: CapabilityPolicy = CapabilityPolicy()
+    watch: WatchPolicy = WatchPolicy()
+    matrix: MatrixPolicy = MatrixPolicy()
     bounds: StateBounds = StateBounds()
     routes: dict[ReasonCode, Route] = Field(default_factory=_default_routes)
     default_route: Route = Route(queue="general", priority=3)
-    watch_emotional_load: float = Field(default=0.5, ge=0.0, le=1.0)
-    watch_context_ambiguity: float = Field(default=0.5, ge=0.0, le=1.0)
+    topics: list[TopicRule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_topics(self) -> "Policy":
+        names = [topic.name for topic in self.topics]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"topic names must be unique; repeated: {', '.join(duplicates)}")
+        return self
 
     def route_for(self, reason: ReasonCode) -> Route:
         """The route for one reason, or the default route."""
         return self.routes.get(reason, self.default_route)
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: {exc.error_count()} problem(s)"]
+    for err in exc.errors(include_url=False):
+        location = ".".join(str(part) for part in err["loc"]) or "<top level>"
+        lines.append(f"  {location}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key; anything else (values, arrays such as topics) replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{source}: not valid TOML: {exc}") from None
+
+
+def default_policy_text() -> str:
+    """The shipped default policy file, as text."""
+    return resources.files("workers").joinpath(DEFAULT_POLICY_RESOURCE).read_text(encoding="utf-8")
+
+
+def parse_policy(text: str, source: str = "<policy>", *, over_default: bool = True) -> Policy:
+    """Validate policy TOML; with ``over_default`` it is layered on the shipped default."""
+    document = _read_toml(text, source)
+    if over_default:
+        document = _merge(_read_toml(default_policy_text(), DEFAULT_POLICY_RESOURCE), document)
+    try:
+        return Policy.model_validate(document)
+    except ValidationError as exc:
+        raise PolicyError(_describe(exc, source)) from None
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """The policy in ``path``, or the shipped default when None."""
+    if path is None:
+        return default_policy()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_policy(text, str(path))
+
+
+_DEFAULT: Policy | None = None
+
+
+def default_policy() -> Policy:
+    """The shipped default, parsed once."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = parse_policy(default_policy_text(), DEFAULT_POLICY_RESOURCE, over_default=False)
+    return _DEFAULT

@@ -11,7 +11,8 @@ from schemas.escalation import ActionAttempt, Escalation, Evidence
 class SessionState(BaseModel):
     """What the decision core remembers about one session between events.
 
-    Every list is capped by ``Policy.bounds``; the transcript itself is never kept whole.
+    Every list is capped by ``Policy.bounds``; the transcript itself is never kept, only
+    compact fingerprints of the last few turns of each side.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -23,15 +24,41 @@ class SessionState(BaseModel):
     customer_turns: int = 0
     bot_turns: int = 0
     goal: str = ""
+    channel: str | None = None
+    locale: str | None = None
+    customer_tier: str | None = None
+
+    # Frustration: per-turn scores, smoothed level and the current run of negative turns.
     frustration_trend: list[float] = Field(default_factory=list)
     frustration_level: float = 0.0
     consecutive_negative: int = 0
     negative_run: list[Evidence] = Field(default_factory=list)
+
+    # Loops: fingerprints of recent turns and what repeated.
+    customer_prints: list[list[str]] = Field(default_factory=list)
+    bot_prints: list[list[str]] = Field(default_factory=list)
+    bot_links: list[str] = Field(default_factory=list)
+    facts_given: list[str] = Field(default_factory=list, description="Kinds, e.g. order_number.")
+    restatements: int = 0
+    bot_repeats: int = 0
+    hollow_empathy: int = 0
+    empathy_seen: bool = False
+    news_since_empathy: bool = False
+    loop_evidence: list[Evidence] = Field(default_factory=list)
+
+    # Capability: what the bot could not do since its last success.
     actions: list[ActionAttempt] = Field(default_factory=list)
+    gaps: int = 0
+    failures_by_action: dict[str, int] = Field(default_factory=dict)
+    gap_evidence: list[Evidence] = Field(default_factory=list)
+
+    # CX Automation Matrix inputs.
+    topics: list[str] = Field(default_factory=list)
+    topic_evidence: list[Evidence] = Field(default_factory=list)
     intent_confidences: list[float] = Field(default_factory=list)
-    channel: str | None = None
-    locale: str | None = None
-    customer_tier: str | None = None
+    intents: list[str] = Field(default_factory=list)
+    fallbacks: int = 0
+
     escalation: Escalation | None = None
 
     def to_json_dict(self) -> dict[str, Any]:

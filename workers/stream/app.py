@@ -8,6 +8,7 @@ from faust.types import StreamT, TableT
 from faust.web import Request, Response, View
 
 from workers.decision import DecisionEngine, Policy
+from workers.decision.policy import load_policy
 from workers.queues import AgentQueueWriter, QueueKeys
 from workers.settings import BrokerProfile, Settings
 from workers.stream.pipeline import Pipeline
@@ -74,7 +75,7 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
         await dead_letters.send(key=key, value=value)
 
     pipeline = Pipeline(
-        engine=DecisionEngine(policy),
+        engine=DecisionEngine(policy or load_policy(settings.policy_file)),
         sessions=_DecodedKeys(sessions),
         writer=writer,
         send_escalation=send_escalation,

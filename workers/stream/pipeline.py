@@ -78,7 +78,7 @@ class Pipeline:
         stored = self._sessions.get(event.session_id)
         state = SessionState.from_json_dict(stored) if stored else None
         outcome = self._engine.apply(state, event)
-        if not outcome.trace.duplicate:
+        if not outcome.duplicate:
             # Reassign, never mutate: only assignment reaches the changelog.
             self._sessions[event.session_id] = outcome.state.to_json_dict()
         if outcome.deliver is not None:

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints a table of numbers and ratios to a baseline measured in the same run."""

@@ -1,0 +1,125 @@
+"""Decision-core throughput on one core, against baselines measured in the same run.
+
+    python -m benchmarks.decision_core [--sessions N] [--repeats R]
+
+Rows: JSON decoding alone (the floor any consumer pays), contract validation (decode +
+pydantic), the decision core alone on parsed events with state for many open sessions, and
+the whole replay path (validate + decide). Each row shows the median events/s of several
+runs (min and max beside it) and its ratio to the validation baseline.
+"""
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.mix import generate_lines
+from schemas.events import ActionEvent, MessageEvent
+from workers.decision import DecisionEngine, SessionState
+from workers.intake import parse_record
+
+MAX_RECORD = 64 * 1024
+
+
+def _time(run: Callable[[], int], repeats: int) -> list[float]:
+    rates = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        count = run()
+        rates.append(count / (time.perf_counter() - started))
+    return rates
+
+
+def measure(sessions: int, repeats: int) -> dict[str, Any]:
+    """Run every row; returns rates per row and state-size figures."""
+    lines = generate_lines(sessions)
+    events: list[MessageEvent | ActionEvent] = [
+        parse_record(line, None, MAX_RECORD) for line in lines
+    ]
+    engine = DecisionEngine()
+    final_states: dict[str, SessionState] = {}
+
+    def decode() -> int:
+        for line in lines:
+            json.loads(line)
+        return len(lines)
+
+    def validate() -> int:
+        for line in lines:
+            parse_record(line, None, MAX_RECORD)
+        return len(lines)
+
+    def decide() -> int:
+        states: dict[str, SessionState] = {}
+        for event in events:
+            states[event.session_id] = engine.apply(states.get(event.session_id), event).state
+        final_states.update(states)
+        return len(events)
+
+    def replay() -> int:
+        states: dict[str, SessionState] = {}
+        for line in lines:
+            event = parse_record(line, None, MAX_RECORD)
+            states[event.session_id] = engine.apply(states.get(event.session_id), event).state
+        return len(lines)
+
+    rows = {
+        "json decode (floor)": _time(decode, repeats),
+        "validate (baseline)": _time(validate, repeats),
+        "decision core": _time(decide, repeats),
+        "validate + decide": _time(replay, repeats),
+    }
+    sizes = sorted(len(json.dumps(state.to_json_dict())) for state in final_states.values())
+    escalated = sum(1 for state in final_states.values() if state.escalation is not None)
+    return {
+        "events": len(lines),
+        "sessions": len(final_states),
+        "escalated_sessions": escalated,
+        "rates": rows,
+        "state_bytes_median": sizes[len(sizes) // 2],
+        "state_bytes_max": sizes[-1],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sessions", type=int, default=20_000, help="conversations in the mix")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="runs per row; the median is reported"
+    )
+    args = parser.parse_args()
+    result = measure(args.sessions, args.repeats)
+    baseline = statistics.median(result["rates"]["validate (baseline)"])
+    table = Table(
+        title=f"decision core, one core: {result['events']:,} events, "
+        f"{result['sessions']:,} sessions"
+    )
+    for column in ("row", "events/s (median)", "min", "max", "vs baseline"):
+        table.add_column(column, justify="right" if column != "row" else "left")
+    for name, rates in result["rates"].items():
+        median = statistics.median(rates)
+        table.add_row(
+            name,
+            f"{median:,.0f}",
+            f"{min(rates):,.0f}",
+            f"{max(rates):,.0f}",
+            f"{median / baseline:.2f}x",
+        )
+    console = Console()
+    console.print(table)
+    console.print(
+        f"escalated sessions: {result['escalated_sessions']:,} of {result['sessions']:,}; "
+        f"stored state per session: median {result['state_bytes_median']:,} B, "
+        f"max {result['state_bytes_max']:,} B (JSON)"
+    )
+
+
+if __name__ == "__main__":
+    main()
