@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.mix import generate_lines
-from schemas.events import ActionEvent, MessageEvent
+from schemas.inbound import InboundEvent
 from workers.decision import DecisionEngine, SessionState
 from workers.intake import parse_record
 
@@ -38,9 +38,7 @@ def _time(run: Callable[[], int], repeats: int) -> list[float]:
 def measure(sessions: int, repeats: int) -> dict[str, Any]:
     """Run every row; returns rates per row and state-size figures."""
     lines = generate_lines(sessions)
-    events: list[MessageEvent | ActionEvent] = [
-        parse_record(line, None, MAX_RECORD) for line in lines
-    ]
+    events: list[InboundEvent] = [parse_record(line, None, MAX_RECORD) for line in lines]
     engine = DecisionEngine()
     final_states: dict[str, SessionState] = {}
 

@@ -24,6 +24,8 @@ class ReasonCode(StrEnum):
     """Heard but not helped: restating, repeated replies, empathy without action."""
     CAPABILITY_GAP = "capability_gap"
     """The bot cannot do what is asked: refusals, failed or not-permitted actions."""
+    SLA_BREACH = "sla_breach"
+    """An earlier escalation was not accepted within its queue's SLA and is raised again."""
 
 
 class Evidence(BaseModel):

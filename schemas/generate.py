@@ -7,6 +7,8 @@ from typing import Any
 from schemas.dead_letter import DeadLetter
 from schemas.escalation import Escalation
 from schemas.events import chat_event_json_schema
+from schemas.inbound import inbound_event_json_schema
+from schemas.lifecycle import BotCommand, HandoffEvent, SessionEvent
 from schemas.trace import TraceRecord
 
 JSON_DIR = Path(__file__).parent / "json"
@@ -17,6 +19,10 @@ def build_schemas() -> dict[str, dict[str, Any]]:
     """File name -> JSON Schema document, for every public contract."""
     documents = {
         "chat-event": chat_event_json_schema(),
+        "inbound-event": inbound_event_json_schema(),
+        "session-event": SessionEvent.model_json_schema(),
+        "handoff-event": HandoffEvent.model_json_schema(),
+        "bot-command": BotCommand.model_json_schema(),
         "escalation": Escalation.model_json_schema(),
         "trace-record": TraceRecord.model_json_schema(),
         "dead-letter": DeadLetter.model_json_schema(),

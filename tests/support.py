@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ class Deployment:
     workdir: Path
     name: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}")
     workers: list[WorkerProcess] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def chat_topic(self) -> str:
@@ -59,6 +61,18 @@ class Deployment:
         return f"{self.name}-dead-letters"
 
     @property
+    def handoff_topic(self) -> str:
+        return f"{self.name}-handoff-events"
+
+    @property
+    def bot_control_topic(self) -> str:
+        return f"{self.name}-bot-control"
+
+    @property
+    def ticks_topic(self) -> str:
+        return f"{self.name}-ticks"
+
+    @property
     def keys(self) -> QueueKeys:
         return QueueKeys(self.name)
 
@@ -71,6 +85,11 @@ class Deployment:
             "ESCALATOR_CHAT_EVENTS_TOPIC": self.chat_topic,
             "ESCALATOR_ESCALATIONS_TOPIC": self.escalations_topic,
             "ESCALATOR_DEAD_LETTER_TOPIC": self.dead_letter_topic,
+            "ESCALATOR_HANDOFF_EVENTS_TOPIC": self.handoff_topic,
+            "ESCALATOR_BOT_CONTROL_TOPIC": self.bot_control_topic,
+            "ESCALATOR_TICKS_TOPIC": self.ticks_topic,
+            "ESCALATOR_TICK_INTERVAL_SECONDS": "0.5",
+            **self.extra_env,
             "ESCALATOR_PARTITIONS": str(PARTITIONS),
             "ESCALATOR_WEB_HOST": "127.0.0.1",
             "ESCALATOR_WEB_PORT": str(web_port),
@@ -96,8 +115,10 @@ class Deployment:
     def send(self, events: list[dict[str, Any]], burst: bool = False) -> None:
         self.send_raw([event_record(event) for event in events], burst=burst)
 
-    def send_raw(self, records: list[Record], burst: bool = False) -> None:
-        asyncio.run(produce(self.broker.bootstrap, self.chat_topic, records, burst=burst))
+    def send_raw(
+        self, records: list[Record], burst: bool = False, topic: str | None = None
+    ) -> None:
+        asyncio.run(produce(self.broker.bootstrap, topic or self.chat_topic, records, burst=burst))
 
     def queue_entries(self) -> list[tuple[str, Escalation]]:
         """(stream, escalation) for every entry in every queue stream of this deployment."""
@@ -139,6 +160,15 @@ async def _read_topic(
     return records
 
 
+# Event times near the wall clock: the worker's ticks expire sessions idle for 30 minutes.
+START = datetime.now(UTC).replace(microsecond=0)
+
+
+def at(second: int) -> str:
+    """An RFC 3339 time ``second`` seconds after the test run started."""
+    return (START + timedelta(seconds=second)).isoformat().replace("+00:00", "Z")
+
+
 def chat(
     session: str, event_id: str, text: str, role: str = "customer", second: int = 0
 ) -> dict[str, Any]:
@@ -146,7 +176,7 @@ def chat(
     return {
         "event_id": event_id,
         "session_id": session,
-        "ts": f"2026-01-05T09:{second // 60:02d}:{second % 60:02d}Z",
+        "ts": at(second),
         "type": "message",
         "role": role,
         "text": text,
@@ -158,7 +188,7 @@ def action(session: str, event_id: str, name: str, status: str, second: int = 0)
     return {
         "event_id": event_id,
         "session_id": session,
-        "ts": f"2026-01-05T09:{second // 60:02d}:{second % 60:02d}Z",
+        "ts": at(second),
         "type": "action",
         "role": "bot",
         "action": {"name": name, "status": status},

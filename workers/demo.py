@@ -8,6 +8,7 @@ Everything it started is stopped at the end; logs stay under ``.escalator/logs``
 import asyncio
 import json
 import time
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -36,15 +37,21 @@ SEND_DELAY_SECONDS = 0.05
 POLL_SECONDS = 0.25
 
 
-def sample_events() -> list[dict[str, object]]:
-    """The bundled sample conversations, interleaved by time as they would arrive live."""
+def sample_events(now: datetime | None = None) -> list[dict[str, object]]:
+    """The bundled sample conversations, interleaved by time as they would arrive live, and
+    moved in time so the first starts now (the worker's clock expires stale sessions)."""
     text = (
         resources.files("workers")
         .joinpath("samples/conversations.jsonl")
         .read_text(encoding="utf-8")
     )
     events = [json.loads(line) for line in text.splitlines() if line.strip()]
-    return sorted(events, key=lambda event: str(event["ts"]))
+    events.sort(key=lambda event: str(event["ts"]))
+    shift = (now or datetime.now(UTC)) - datetime.fromisoformat(str(events[0]["ts"]))
+    for event in events:
+        moved = datetime.fromisoformat(str(event["ts"])) + shift
+        event["ts"] = moved.isoformat().replace("+00:00", "Z")
+    return events
 
 
 def expected_escalations(events: list[dict[str, object]]) -> dict[str, Escalation]:

@@ -8,7 +8,7 @@ import json
 from pydantic import ValidationError
 
 from schemas.dead_letter import DeadLetterReason
-from schemas.events import ActionEvent, MessageEvent, chat_event_adapter
+from schemas.inbound import InboundEvent, inbound_event_adapter
 from workers.errors import EscalatorError
 
 MAX_ERRORS_SHOWN = 5
@@ -34,9 +34,7 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def parse_record(
-    value: bytes | None, key: bytes | None, max_bytes: int
-) -> MessageEvent | ActionEvent:
+def parse_record(value: bytes | None, key: bytes | None, max_bytes: int) -> InboundEvent:
     """Validate one record; ``key=None`` skips the key check (offline replay has no keys)."""
     if value is None:
         raise RejectedRecordError(
@@ -60,7 +58,7 @@ def parse_record(
             f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
         ) from None
     try:
-        event = chat_event_adapter.validate_python(document)
+        event = inbound_event_adapter.validate_python(document)
     except ValidationError as exc:
         raise RejectedRecordError(
             DeadLetterReason.SCHEMA_VIOLATION, describe_validation_error(exc)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from schemas.events import ActionEvent, MessageEvent
+from schemas.inbound import InboundEvent
 from schemas.trace import TraceRecord
 from workers.decision import DecisionEngine, SessionState
 from workers.intake import RejectedRecordError, parse_record
@@ -76,10 +76,13 @@ class Replayer:
                 out.write(record.escalation.model_dump_json() + "\n")
         return self.stats
 
-    def step_event(self, event: MessageEvent | ActionEvent) -> TraceRecord:
+    def step_event(self, event: InboundEvent) -> TraceRecord:
         """Apply one parsed event and keep the session's new state."""
         outcome = self.engine.apply(self.sessions.get(event.session_id), event)
-        self.sessions[event.session_id] = outcome.state
+        if outcome.dropped:
+            self.sessions.pop(event.session_id, None)
+        else:
+            self.sessions[event.session_id] = outcome.state
         self.stats.events += 1
         if outcome.escalation is not None:
             self.stats.escalations += 1

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     chat_events_topic: str = "chat-events"
     escalations_topic: str = "escalations"
     dead_letter_topic: str = "chat-events-dead-letters"
+    handoff_events_topic: str = Field(default="handoff-events", description="Desks report here.")
+    bot_control_topic: str = Field(default="bot-control", description="pause/resume/notify.")
+    ticks_topic: str = Field(default="escalator-ticks", description="Internal clock ticks.")
+    tick_interval_seconds: float = Field(default=5.0, gt=0, description="SLA and expiry checks.")
     partitions: int = Field(default=8, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1, le=16)
 

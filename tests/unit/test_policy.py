@@ -9,6 +9,7 @@ from schemas.escalation import ReasonCode
 from workers.cli import main
 from workers.decision import DecisionEngine
 from workers.decision.policy import (
+    HandoffPolicy,
     Policy,
     PolicyError,
     default_policy,
@@ -38,6 +39,9 @@ def test_the_shipped_file_and_the_model_defaults_agree() -> None:
     model = Policy()
     for section in ("frustration", "loop", "capability", "watch", "matrix", "bounds"):
         assert getattr(shipped, section) == getattr(model, section), section
+    for name in HandoffPolicy.model_fields:
+        if name != "queue_sla_seconds":
+            assert getattr(shipped.handoff, name) == getattr(model.handoff, name), name
     assert shipped.routes == model.routes
     assert shipped.default_route == model.default_route
 

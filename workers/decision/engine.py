@@ -9,6 +9,7 @@ tolerance, ``human_required`` escalates at once).
 import itertools
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
 from schemas.escalation import (
@@ -20,12 +21,15 @@ from schemas.escalation import (
     ReasonCode,
 )
 from schemas.events import ActionEvent, ActionStatus, MessageEvent, Role
+from schemas.inbound import InboundEvent
+from schemas.lifecycle import BotCommand, HandoffEvent, SessionEvent
 from schemas.trace import Matrix, TraceRecord, Verdict
 from workers.decision import capability, loops
 from workers.decision.frustration import score_message
 from workers.decision.human_request import detect_human_request
+from workers.decision.lifecycle import Lifecycle, LifecycleResult, command_id_for
 from workers.decision.policy import Policy, Route, TopicRule, default_policy
-from workers.decision.state import SessionState
+from workers.decision.state import HandoffPhase, SessionState
 from workers.decision.text import excerpt, normalise
 from workers.decision.topics import Taxonomy
 
@@ -58,13 +62,17 @@ class MatrixScores(NamedTuple):
 class Outcome:
     """The result of applying one event.
 
-    ``deliver`` is the escalation the caller must (re)deliver: the new one, or, when the event
-    is a redelivery of the one that triggered an escalation, that escalation again, so a crash
-    between saving state and enqueueing cannot lose it. ``escalation`` is only ever new.
+    ``dropped`` means the session's state is to be deleted (it ended or expired). ``deliver`` is
+    the escalation the caller must (re)deliver: the new one, or, when the event is a
+    redelivery of the one that triggered an escalation, that escalation again, so a crash
+    between saving state and enqueueing cannot lose it; ``replaces`` names the escalation it
+    supersedes in the queues (an SLA breach), ``withdraw`` one to take out of them.
+    ``escalation`` is only ever new. ``commands`` go to the bot (pause, resume, notify).
     The trace record is built on request: the worker does not need it, replay does.
     """
 
     state: SessionState
+    session_id: str
     deliver: Escalation | None
     escalation: Escalation | None
     event_id: str
@@ -72,13 +80,17 @@ class Outcome:
     signals: tuple[ReasonCode, ...]
     matrix: "MatrixScores"
     duplicate: bool = False
+    commands: tuple[BotCommand, ...] = ()
+    replaces: Escalation | None = None
+    withdraw: Escalation | None = None
+    dropped: bool = False
 
     @property
     def trace(self) -> TraceRecord:
         """The ``replay --trace`` record of this event."""
         return TraceRecord(
             event_id=self.event_id,
-            session_id=self.state.session_id,
+            session_id=self.session_id,
             frustration=self.frustration,
             signals=list(self.signals),
             matrix=Matrix(**self.matrix._asdict()),
@@ -121,12 +133,15 @@ class DecisionEngine:
         self.policy = policy or default_policy()
         self._topics = {topic.name: topic for topic in self.policy.topics}
         self._taxonomy = Taxonomy(self.policy.topics)
+        self._lifecycle = Lifecycle(self.policy)
 
-    def apply(self, state: SessionState | None, event: MessageEvent | ActionEvent) -> Outcome:
+    def apply(self, state: SessionState | None, event: InboundEvent) -> Outcome:
         """Fold ``event`` into ``state`` (None for a new session) and decide."""
         state = state or _EMPTY_STATE.model_copy(update={"session_id": event.session_id})
         if event.event_id in state.recent_event_ids:
             return self._redelivery(state, event)
+        if isinstance(event, HandoffEvent | SessionEvent):
+            return self._lifecycle_event(state, event)
 
         bounds = self.policy.bounds
         step = _Step(state, event)
@@ -154,14 +169,23 @@ class DecisionEngine:
             step.signals.add(ReasonCode.HIGH_STAKES)
 
         new_escalation = None
-        if state.escalation is None:
+        cooling = state.cooldown_until is not None and event.ts < state.cooldown_until
+        if state.escalation is None and not cooling:
             triggers = self._triggers(state, step, matrix.verdict)
             if triggers:
                 new_escalation = self._escalate(state, event, triggers)
-                state = state.model_copy(update={"escalation": new_escalation})
+                state = state.model_copy(
+                    update={
+                        "escalation": new_escalation,
+                        "handoff": HandoffPhase.PENDING,
+                        "escalated_at": event.ts,
+                        "sla_breaches": 0,
+                    }
+                )
 
         return Outcome(
             state=state,
+            session_id=event.session_id,
             deliver=new_escalation,
             escalation=new_escalation,
             event_id=event.event_id,
@@ -501,14 +525,65 @@ class DecisionEngine:
             ),
         )
 
-    def _redelivery(self, state: SessionState, event: MessageEvent | ActionEvent) -> Outcome:
-        """An event already applied: change nothing, but hand back its escalation if it had one."""
+    def next_check(self, state: SessionState) -> datetime | None:
+        """When a tick next has something to do for this session."""
+        return self._lifecycle.next_check(state)
+
+    def tick(self, state: SessionState, now: datetime, tick_id: str) -> Outcome:
+        """Apply a clock tick: SLA watchdog and expiry (timers cannot write state; ticks can)."""
+        return self._lifecycle_outcome(state, tick_id, self._lifecycle.tick(state, now, tick_id))
+
+    def _lifecycle_event(self, state: SessionState, event: HandoffEvent | SessionEvent) -> Outcome:
+        noted = state.model_copy(
+            update={
+                "events_applied": state.events_applied + 1,
+                "recent_event_ids": _bounded(
+                    state.recent_event_ids, event.event_id, self.policy.bounds.recent_event_ids
+                ),
+            }
+        )
+        if isinstance(event, HandoffEvent):
+            result = self._lifecycle.handoff(noted, event)
+        else:
+            result = self._lifecycle.session(noted, event)
+        return self._lifecycle_outcome(noted, event.event_id, result)
+
+    def _lifecycle_outcome(
+        self, before: SessionState, event_id: str, result: LifecycleResult
+    ) -> Outcome:
+        after = result.state
+        return Outcome(
+            state=after or before,
+            dropped=after is None,
+            session_id=before.session_id,
+            deliver=result.deliver,
+            escalation=result.deliver,
+            event_id=event_id,
+            frustration=0.0,
+            signals=(ReasonCode.SLA_BREACH,) if result.deliver else (),
+            matrix=self._matrix(after or before),
+            commands=result.commands,
+            replaces=result.replaces,
+            withdraw=result.withdraw,
+        )
+
+    def _redelivery(self, state: SessionState, event: InboundEvent) -> Outcome:
+        """An event already applied: change nothing, but hand back what it caused, so a crash
+        between saving state and delivering cannot lose an escalation or a bot command."""
         escalation = state.escalation
         deliver = (
             escalation if escalation and escalation.trigger_event_id == event.event_id else None
         )
+        last = state.last_command
+        repeat = (
+            (last,)
+            if last is not None
+            and last.command_id == command_id_for(state, event.event_id, last.command)
+            else ()
+        )
         return Outcome(
             state=state,
+            session_id=state.session_id,
             deliver=deliver,
             escalation=None,
             event_id=event.event_id,
@@ -516,4 +591,5 @@ class DecisionEngine:
             signals=(),
             matrix=self._matrix(state),
             duplicate=True,
+            commands=repeat,
         )

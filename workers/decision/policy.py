@@ -104,6 +104,35 @@ class MatrixPolicy(_Section):
     human_required_consequence: float = Field(default=0.85, ge=0.0, le=1.0)
 
 
+class HandoffPolicy(_Section):
+    """The handoff lifecycle: SLAs, the cooldown after a return, and when state expires."""
+
+    sla_seconds: float = Field(default=120.0, gt=0, description="Time to accept, by default.")
+    queue_sla_seconds: dict[str, float] = Field(default_factory=dict, description="Per queue.")
+    overflow_queue: str = Field(default="supervisor", pattern=QUEUE_NAME)
+    overflow_after_breaches: int = Field(default=2, ge=1, description="Breaches before overflow.")
+    max_sla_breaches: int = Field(default=3, ge=1, description="Re-escalations at most.")
+    notify_message: str = Field(
+        default=(
+            "It is taking longer than usual to connect you with a person. You keep your place "
+            "in the queue, and they will see everything you have told us so far."
+        ),
+        min_length=1,
+        max_length=500,
+    )
+    cooldown_seconds: float = Field(
+        default=300.0, ge=0, description="No escalation after a return."
+    )
+    idle_expiry_seconds: float = Field(default=1800.0, gt=0, description="Idle session state TTL.")
+    open_escalation_expiry_seconds: float = Field(
+        default=86_400.0, gt=0, description="TTL of an idle session with an open escalation."
+    )
+
+    def sla_for(self, queue: str) -> float:
+        """Seconds a queue's escalation may wait before it is raised again."""
+        return self.queue_sla_seconds.get(queue, self.sla_seconds)
+
+
 class StateBounds(_Section):
     """Caps on what a session keeps, so state stays small however long the chat runs."""
 
@@ -171,6 +200,7 @@ class Policy(_Section):
     capability: CapabilityPolicy = CapabilityPolicy()
     watch: WatchPolicy = WatchPolicy()
     matrix: MatrixPolicy = MatrixPolicy()
+    handoff: HandoffPolicy = HandoffPolicy()
     bounds: StateBounds = StateBounds()
     routes: dict[ReasonCode, Route] = Field(default_factory=_default_routes)
     default_route: Route = Route(queue="general", priority=3)

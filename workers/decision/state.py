@@ -1,11 +1,22 @@
 """Per-session state: bounded, JSON-serialisable, kept in a changelog-backed Faust table."""
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.escalation import ActionAttempt, Escalation, Evidence
+from schemas.lifecycle import BotCommand
+
+
+class HandoffPhase(StrEnum):
+    """Where an open escalation stands."""
+
+    PENDING = "pending"
+    """Waiting in an agent queue."""
+    OWNED = "owned"
+    """A person accepted it; the bot is paused."""
 
 
 class SessionState(BaseModel):
@@ -59,7 +70,15 @@ class SessionState(BaseModel):
     intents: list[str] = Field(default_factory=list)
     fallbacks: int = 0
 
+    # The handoff: the open escalation, who owns it, and what closed before.
     escalation: Escalation | None = None
+    handoff: HandoffPhase | None = None
+    owner: str | None = None
+    escalated_at: datetime | None = None
+    sla_breaches: int = 0
+    cooldown_until: datetime | None = None
+    closed_escalations: list[str] = Field(default_factory=list)
+    last_command: BotCommand | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         """The form stored in the table (and its changelog)."""

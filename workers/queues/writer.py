@@ -1,8 +1,10 @@
 """Idempotent enqueue of escalations into Redis stream agent queues."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -28,6 +30,35 @@ redis.call('SADD', KEYS[3], KEYS[2])
 return {1, entry}
 """
 
+# Take an escalation out of its queue (answered elsewhere, session ended); the marker stays,
+# so a redelivered event cannot put it back. KEYS: marker, stream.
+WITHDRAW_SCRIPT = """
+local entry = redis.call('GET', KEYS[1])
+if entry then
+  return redis.call('XDEL', KEYS[2], entry)
+end
+return 0
+"""
+
+# Replace an escalation by its successor (an SLA breach) in one step, so a desk never sees
+# both or neither. KEYS: old marker, old stream, new marker, new stream, index.
+# ARGV: as ENQUEUE_SCRIPT.
+REQUEUE_SCRIPT = """
+local old = redis.call('GET', KEYS[1])
+if old then
+  redis.call('XDEL', KEYS[2], old)
+end
+local existing = redis.call('GET', KEYS[3])
+if existing then
+  return {0, existing}
+end
+local entry = redis.call('XADD', KEYS[4], '*',
+  'escalation_id', ARGV[3], 'session_id', ARGV[4], 'priority', ARGV[5], 'payload', ARGV[1])
+redis.call('SET', KEYS[3], entry, 'EX', tonumber(ARGV[2]))
+redis.call('SADD', KEYS[5], KEYS[4])
+return {1, entry}
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class EnqueueResult:
@@ -45,6 +76,8 @@ class AgentQueueWriter:
         self._client = client
         self._keys = keys
         self._enqueue = client.register_script(ENQUEUE_SCRIPT)
+        self._withdraw = client.register_script(WITHDRAW_SCRIPT)
+        self._requeue = client.register_script(REQUEUE_SCRIPT)
 
     @classmethod
     def from_url(cls, url: str, keys: QueueKeys) -> "AgentQueueWriter":
@@ -52,28 +85,52 @@ class AgentQueueWriter:
         client = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         return cls(client, keys)
 
+    def _stream(self, escalation: Escalation) -> str:
+        return self._keys.queue_stream(escalation.queue, escalation.priority)
+
+    def _payload(self, escalation: Escalation) -> list[str | int]:
+        return [
+            escalation.model_dump_json(),
+            MARKER_TTL_SECONDS,
+            escalation.escalation_id,
+            escalation.session_id,
+            escalation.priority,
+        ]
+
     async def enqueue(self, escalation: Escalation) -> EnqueueResult:
         """Add the escalation to its queue unless it is already there."""
-        stream = self._keys.queue_stream(escalation.queue, escalation.priority)
+        stream = self._stream(escalation)
+        keys = [
+            self._keys.escalation_marker(escalation.escalation_id),
+            stream,
+            self._keys.queue_index,
+        ]
+        created, entry = await self._run(self._enqueue, keys, self._payload(escalation))
+        return EnqueueResult(stream=stream, entry_id=_text(entry), created=bool(created))
+
+    async def requeue(self, old: Escalation, new: Escalation) -> EnqueueResult:
+        """Put ``new`` in its queue in place of ``old`` (whose entry is removed), atomically."""
+        stream = self._stream(new)
+        keys = [
+            self._keys.escalation_marker(old.escalation_id),
+            self._stream(old),
+            self._keys.escalation_marker(new.escalation_id),
+            stream,
+            self._keys.queue_index,
+        ]
+        created, entry = await self._run(self._requeue, keys, self._payload(new))
+        return EnqueueResult(stream=stream, entry_id=_text(entry), created=bool(created))
+
+    async def withdraw(self, escalation: Escalation) -> bool:
+        """Remove the escalation's waiting entry, if there is one; True if one was removed."""
+        keys = [self._keys.escalation_marker(escalation.escalation_id), self._stream(escalation)]
+        return bool(await self._run(self._withdraw, keys, []))
+
+    async def _run(self, script: AsyncScript, keys: list[str], args: list[str | int]) -> Any:
         try:
-            created, entry = await self._enqueue(
-                keys=[
-                    self._keys.escalation_marker(escalation.escalation_id),
-                    stream,
-                    self._keys.queue_index,
-                ],
-                args=[
-                    escalation.model_dump_json(),
-                    MARKER_TTL_SECONDS,
-                    escalation.escalation_id,
-                    escalation.session_id,
-                    escalation.priority,
-                ],
-            )
+            return await script(keys=keys, args=args)
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise QueueUnavailableError(f"Redis did not answer: {type(exc).__name__}") from exc
-        entry_id = entry.decode() if isinstance(entry, bytes) else str(entry)
-        return EnqueueResult(stream=stream, entry_id=entry_id, created=bool(created))
 
     async def ping(self) -> None:
         """Raise QueueUnavailableError unless Redis answers."""
@@ -85,3 +142,7 @@ class AgentQueueWriter:
     async def close(self) -> None:
         """Release the connection pool."""
         await self._client.aclose()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

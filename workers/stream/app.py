@@ -1,6 +1,9 @@
 """The Faust app: one table of session state and one thin agent over the chat-events topic."""
 
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import faust
@@ -54,7 +57,17 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
         autodiscover=False,
         **extra,
     )
-    chat_events = app.topic(settings.chat_events_topic, key_type=bytes, value_type=bytes)
+    # One stream, co-partitioned by session id: chat events, desks' reports and clock ticks,
+    # so one agent instance sees everything about a session in order.
+    inbound = app.topic(
+        settings.chat_events_topic,
+        settings.handoff_events_topic,
+        settings.ticks_topic,
+        key_type=bytes,
+        value_type=bytes,
+    )
+    ticks = app.topic(settings.ticks_topic, key_type=bytes, value_type=bytes)
+    bot_control = app.topic(settings.bot_control_topic, key_type=bytes, value_type=bytes)
     escalations = app.topic(settings.escalations_topic, key_type=bytes, value_type=bytes)
     dead_letters = app.topic(settings.dead_letter_topic, key_type=bytes, value_type=bytes)
     sessions = app.Table(
@@ -74,17 +87,35 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
     async def send_dead_letter(key: bytes | None, value: bytes) -> None:
         await dead_letters.send(key=key, value=value)
 
+    async def send_command(key: bytes | None, value: bytes) -> None:
+        await bot_control.send(key=key, value=value)
+
     pipeline = Pipeline(
         engine=DecisionEngine(policy or load_policy(settings.policy_file)),
         sessions=_DecodedKeys(sessions),
         writer=writer,
         send_escalation=send_escalation,
         send_dead_letter=send_dead_letter,
+        send_command=send_command,
+        ticks_topic=settings.ticks_topic,
         max_record_bytes=settings.max_record_bytes,
         retry_ceiling_seconds=settings.redis_retry_max_seconds,
     )
 
-    @app.agent(chat_events, concurrency=1)
+    @app.timer(settings.tick_interval_seconds, on_leader=True)  # type: ignore[untyped-decorator]
+    async def clock() -> None:
+        """Timers cannot write tables, so the time goes through the agent as one tick per
+        partition; the agent runs the SLA watchdog and expiry on that partition's sessions."""
+        now = datetime.now(UTC)
+        for partition in range(settings.partitions):
+            tick = {
+                "type": "tick",
+                "tick_id": f"tick-{now.timestamp():.3f}-{partition}",
+                "ts": now.isoformat(),
+            }
+            await ticks.send(value=json.dumps(tick).encode(), partition=partition)
+
+    @app.agent(inbound, concurrency=1)
     async def decide(stream: StreamT[bytes]) -> None:
         """One event at a time per partition: per-session order is the partition's order."""
         async for event in stream.events():
@@ -121,3 +152,11 @@ class _DecodedKeys:
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._table[key.encode()] = value
+
+    def pop(self, key: str) -> None:
+        if key.encode() in self._table:
+            del self._table[key.encode()]
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        for key, value in self._table.items():
+            yield key.decode(), value

@@ -13,7 +13,14 @@ log = logging.getLogger(__name__)
 
 def topic_names(settings: Settings) -> list[str]:
     """Every topic escalator needs before it starts (Faust creates its changelogs itself)."""
-    return [settings.chat_events_topic, settings.escalations_topic, settings.dead_letter_topic]
+    return [
+        settings.chat_events_topic,
+        settings.handoff_events_topic,
+        settings.ticks_topic,
+        settings.escalations_topic,
+        settings.dead_letter_topic,
+        settings.bot_control_topic,
+    ]
 
 
 async def ensure_topics(settings: Settings) -> None:
