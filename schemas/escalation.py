@@ -28,6 +28,26 @@ class ReasonCode(StrEnum):
     """An earlier escalation was not accepted within its queue's SLA and is raised again."""
 
 
+class Verdict(StrEnum):
+    """The CX Automation Matrix verdict for a session."""
+
+    AI_SAFE = "ai_safe"
+    WATCH = "watch"
+    HUMAN_REQUIRED = "human_required"
+
+
+class Matrix(BaseModel):
+    """The CX Automation Matrix: three scores 0..1, the topics found and the verdict."""
+
+    model_config = ConfigDict(frozen=True)
+
+    emotional_load: float = Field(ge=0.0, le=1.0)
+    context_ambiguity: float = Field(ge=0.0, le=1.0)
+    consequence: float = Field(ge=0.0, le=1.0)
+    topics: list[str] = Field(default_factory=list)
+    verdict: Verdict
+
+
 class Evidence(BaseModel):
     """One observation behind a reason: which event, which cue, and the words involved."""
 
@@ -60,18 +80,40 @@ class FrustrationSummary(BaseModel):
     consecutive_negative_turns: int = Field(ge=0)
 
 
+class TranscriptTurn(BaseModel):
+    """One turn of the conversation as the person will see it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    ts: datetime
+    role: str
+    text: str = Field(description="Cut to a bounded length; see docs/desk-integration.md.")
+
+
 class HandoffSummary(BaseModel):
     """What a person needs so the customer does not have to restate anything."""
 
     model_config = ConfigDict(frozen=True)
 
     goal: str = Field(default="", description="The customer's first message, in their own words.")
-    actions: list[ActionAttempt] = Field(default_factory=list)
+    facts: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="What the customer already gave, by kind (order_number, amount, date, ...).",
+    )
+    actions: list[ActionAttempt] = Field(default_factory=list, description="What the bot tried.")
+    transcript: list[TranscriptTurn] = Field(
+        default_factory=list, description="The last turns, oldest first (bounded, texts cut)."
+    )
     customer_turns: int = Field(ge=0)
     bot_turns: int = Field(ge=0)
     channel: str | None = None
     locale: str | None = None
     customer_tier: str | None = None
+    metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    truncated: bool = Field(
+        default=False, description="Parts were cut to keep the packet under its size limit."
+    )
 
 
 class Escalation(BaseModel):
@@ -92,4 +134,5 @@ class Escalation(BaseModel):
     created_at: datetime = Field(description="Time of the triggering event (deterministic).")
     evidence: list[Evidence] = Field(min_length=1)
     frustration: FrustrationSummary
+    matrix: Matrix | None = Field(default=None, description="The CX Automation Matrix then.")
     handoff: HandoffSummary

@@ -127,6 +127,27 @@ def _run_eval(
     return 0
 
 
+def _run_desk(args: argparse.Namespace, settings: Settings) -> int:
+    from schemas.lifecycle import HandoffStatus
+    from workers.desk import commands
+
+    if args.action == "tail":
+        if args.interval <= 0 or args.limit < 1:
+            print("escalator: --interval must be positive, --limit at least 1", file=sys.stderr)
+            return EXIT_USAGE
+        return commands.tail(settings, args.queue, args.once, args.interval, args.limit)
+    if args.action == "claim":
+        return commands.claim(settings, args.queues, args.consumer, args.agent, args.claim_timeout)
+    status = {
+        "resolve": HandoffStatus.RESOLVED,
+        "return": HandoffStatus.RETURNED_TO_BOT,
+        "abandon": HandoffStatus.ABANDONED,
+    }[args.action]
+    return commands.report(
+        settings, status, args.session, args.escalation_id, args.note, args.agent
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; every option explains itself in ``--help``."""
     parser = argparse.ArgumentParser(
@@ -216,6 +237,95 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=int, metavar="N", help="at most N items per set, for a quick run"
     )
 
+    desk = commands.add_parser(
+        "desk",
+        help="act as an agent desk: watch a queue, claim escalations, report on handoffs",
+        description="The desk side of the handoff on the command line (docs/desk-integration.md). "
+        "Reads the Redis queues of ESCALATOR_REDIS_PREFIX and publishes handoff events to "
+        "ESCALATOR_HANDOFF_EVENTS_TOPIC on ESCALATOR_BROKER_URL.",
+    )
+    desk_actions = desk.add_subparsers(dest="action", required=True, metavar="ACTION")
+    desk_tail = desk_actions.add_parser(
+        "tail",
+        help="show a queue's waiting escalations live, in the order desks are served",
+        description="One row per escalation still in the queue (waiting, or claimed but not yet "
+        "accepted), tier by tier and oldest first: session, priority, reasons, time waited "
+        "since enqueue and the first evidence. Refreshes until Ctrl-C.",
+    )
+    desk_tail.add_argument("queue", metavar="QUEUE", help="the queue name, e.g. general or fraud")
+    desk_tail.add_argument(
+        "--once", action="store_true", help="print one snapshot and exit (for scripts and tests)"
+    )
+    desk_tail.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between refreshes (default 1)",
+    )
+    desk_tail.add_argument(
+        "--limit",
+        type=int,
+        default=50,
+        metavar="N",
+        help="show at most N escalations (default 50)",
+    )
+    desk_claim = desk_actions.add_parser(
+        "claim",
+        help="claim the next escalation, accept it and print the handoff packet as JSON",
+        description="Claims the next escalation (strict priority across the served queues, "
+        "oldest first within a tier; stale claims of other desks first), accepts it (the entry "
+        "leaves the queue, the agent is recorded as owner, an accepted handoff event is "
+        "published) and prints the handoff packet as JSON. Exit code 3 when nothing waits.",
+    )
+    desk_claim.add_argument(
+        "--queue",
+        dest="queues",
+        action="append",
+        metavar="Q",
+        help="serve this queue; repeat for several (default: every queue in Redis)",
+    )
+    desk_claim.add_argument(
+        "--consumer",
+        metavar="NAME",
+        help="consumer name in the 'desks' consumer group (default: HOSTNAME-PID)",
+    )
+    desk_claim.add_argument(
+        "--agent",
+        metavar="AGENT",
+        help="agent id recorded as owner and sent in the accepted event (default: the consumer)",
+    )
+    desk_claim.add_argument(
+        "--claim-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="take over entries another desk claimed longer ago than this without accepting "
+        "them (default 30)",
+    )
+    for action, status, meaning in (
+        ("resolve", "resolved", "the person solved it; the session may go on with the bot"),
+        ("return", "returned_to_bot", "the person hands the session back to the bot"),
+        ("abandon", "abandoned", "the handoff ended without resolution"),
+    ):
+        finish = desk_actions.add_parser(
+            action,
+            help=f"publish the {status} handoff event: {meaning}",
+            description=f"Publishes the {status} handoff event ({meaning}), releases the "
+            "ownership recorded at accept and prints the event as JSON. Repeating the command "
+            "publishes the same event again (same event id), so it is safe to retry.",
+        )
+        finish.add_argument("session", metavar="SESSION", help="the session id")
+        finish.add_argument(
+            "escalation_id", metavar="ESCALATION_ID", help="the accepted escalation's id"
+        )
+        finish.add_argument(
+            "--note", metavar="TEXT", help="free text for the record (at most 2000 characters)"
+        )
+        finish.add_argument(
+            "--agent", metavar="AGENT", help="agent id in the event (default: the recorded owner)"
+        )
+
     schemas = commands.add_parser(
         "schemas", help="write schemas/json/*.schema.json from the pydantic models"
     )
@@ -243,6 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "eval":
             return _run_eval(args.data, args.json, args.markdown, args.limit)
         settings = load_settings()
+        if args.command == "desk":
+            return _run_desk(args, settings)
         if args.command == "replay":
             return _run_replay(
                 args.paths, args.trace, _policy_path(args.policy, settings), settings

@@ -18,12 +18,14 @@ from schemas.escalation import (
     Evidence,
     FrustrationSummary,
     HandoffSummary,
+    Matrix,
     ReasonCode,
+    TranscriptTurn,
 )
 from schemas.events import ActionEvent, ActionStatus, MessageEvent, Role
 from schemas.inbound import InboundEvent
 from schemas.lifecycle import BotCommand, HandoffEvent, SessionEvent
-from schemas.trace import Matrix, TraceRecord, Verdict
+from schemas.trace import TraceRecord, Verdict
 from workers.decision import capability, loops
 from workers.decision.frustration import score_message
 from workers.decision.human_request import detect_human_request
@@ -38,6 +40,7 @@ ESCALATION_NAMESPACE = uuid.UUID("6b1d8a52-3c1e-4c43-9a59-2f2f6f0f5e10")
 GOAL_CHARS = 500
 # Reasons in the order they are listed when several have the same priority.
 REASON_ORDER = tuple(ReasonCode)
+REASON_RANK = {reason: rank for rank, reason in enumerate(REASON_ORDER)}
 T = TypeVar("T")
 # Validated once; new sessions start as shallow copies (the engine never mutates lists in place).
 _EMPTY_STATE = SessionState(session_id="-")
@@ -103,8 +106,47 @@ def _bounded(items: list[T], item: T, limit: int) -> list[T]:
     return [*items, item][-limit:]
 
 
+def _merge_facts(
+    known: dict[str, list[str]], given: dict[str, list[str]], keep: int
+) -> dict[str, list[str]]:
+    """Latest distinct values per kind, newest last."""
+    merged = {kind: list(values) for kind, values in known.items()}
+    for kind, values in given.items():
+        current = [value for value in merged.get(kind, []) if value not in values]
+        merged[kind] = [*current, *dict.fromkeys(values)][-keep:]
+    return merged
+
+
+SHORT_TEXT = 80
+
+
+def fit_packet(escalation: Escalation, max_bytes: int) -> Escalation:
+    """Cut an escalation until its JSON fits ``max_bytes``: first the oldest transcript turns,
+    then the evidence excerpts to SHORT_TEXT characters, the goal and the metadata. Reasons,
+    facts and actions always stay; ``handoff.truncated`` says it was cut."""
+    if len(escalation.model_dump_json()) <= max_bytes:
+        return escalation
+    handoff = escalation.handoff.model_copy(update={"truncated": True})
+    packet = escalation.model_copy(update={"handoff": handoff})
+    while handoff.transcript and len(packet.model_dump_json()) > max_bytes:
+        handoff = handoff.model_copy(update={"transcript": handoff.transcript[1:]})
+        packet = packet.model_copy(update={"handoff": handoff})
+    if len(packet.model_dump_json()) > max_bytes:
+        evidence = [
+            item.model_copy(update={"excerpt": excerpt(item.excerpt, SHORT_TEXT)})
+            for item in packet.evidence
+        ]
+        handoff = handoff.model_copy(
+            update={"goal": excerpt(handoff.goal, 4 * SHORT_TEXT), "metadata": {}}
+        )
+        packet = packet.model_copy(update={"evidence": evidence, "handoff": handoff})
+    return packet
+
+
 class _Step:
     """Working copy of one event's changes: field updates plus the signals seen."""
+
+    __slots__ = ("event", "request", "score", "signals", "state", "updates")
 
     def __init__(self, state: SessionState, event: MessageEvent | ActionEvent) -> None:
         self.state = state
@@ -152,10 +194,23 @@ class DecisionEngine:
             ),
             last_ts=max(state.last_ts, event.ts) if state.last_ts else event.ts,
         )
-        for name in ("channel", "locale", "customer_tier"):
-            value = getattr(event, name)
-            if value:
-                step.updates[name] = value
+        if event.channel:
+            step.updates["channel"] = event.channel
+        if event.locale:
+            step.updates["locale"] = event.locale
+        if event.customer_tier:
+            step.updates["customer_tier"] = event.customer_tier
+        if event.metadata:
+            merged = {**state.metadata, **event.metadata}
+            step.updates["metadata"] = dict(list(merged.items())[-bounds.metadata_keys :])
+        if isinstance(event, MessageEvent) and bounds.transcript_turns:
+            turn = (
+                event.event_id,
+                event.ts,
+                event.role.value,
+                event.text[: bounds.transcript_chars],
+            )
+            step.updates["transcript"] = _bounded(state.transcript, turn, bounds.transcript_turns)
         if isinstance(event, ActionEvent):
             self._action(step, event)
         elif event.role is Role.CUSTOMER:
@@ -190,7 +245,7 @@ class DecisionEngine:
             escalation=new_escalation,
             event_id=event.event_id,
             frustration=step.score,
-            signals=tuple(sorted(step.signals, key=REASON_ORDER.index)),
+            signals=tuple(sorted(step.signals, key=REASON_RANK.__getitem__)),
             matrix=matrix,
         )
 
@@ -238,8 +293,7 @@ class DecisionEngine:
         self._topics_in(step, text, folded)
         given = loops.facts_in(folded)
         if given:
-            kinds = [kind for kind in state.facts_given if kind not in given] + given
-            step.updates["facts_given"] = kinds[-8:]
+            step.updates["facts"] = _merge_facts(state.facts, given, bounds.facts_per_kind)
 
     def _customer_loop(self, step: _Step, text: str, folded: str, negative: bool) -> None:
         state, loop = step.state, self.policy.loop
@@ -303,7 +357,7 @@ class DecisionEngine:
         elif news:
             step.updates["news_since_empathy"] = True
 
-        asked = [kind for kind in loops.asks_for(folded) if kind in state.facts_given]
+        asked = [kind for kind in loops.asks_for(folded) if kind in state.facts]
         if asked:
             self._loop_evidence(step, f"asks_again:{asked[0]}", text)
             step.updates["restatements"] = step.get("restatements") + 1
@@ -438,6 +492,8 @@ class DecisionEngine:
         self, state: SessionState, step: _Step, verdict: Verdict
     ) -> dict[ReasonCode, list[Evidence]]:
         """The reasons that justify a handoff now, each with its evidence."""
+        if not step.signals:
+            return {}
         watch = verdict is not Verdict.AI_SAFE
         loop = self.policy.loop
         tolerance = self.policy.watch if watch else None
@@ -490,7 +546,7 @@ class DecisionEngine:
                 routes[reason] = weightiest.route
             else:
                 routes[reason] = self.policy.route_for(reason)
-        ordered = sorted(reasons, key=lambda r: (routes[r].priority, REASON_ORDER.index(r)))
+        ordered = sorted(reasons, key=lambda r: (routes[r].priority, REASON_RANK[r]))
         return routes[ordered[0]], ordered
 
     def _escalate(
@@ -500,7 +556,7 @@ class DecisionEngine:
         evidence: dict[ReasonCode, list[Evidence]],
     ) -> Escalation:
         route, reasons = self._route(state, list(evidence))
-        return Escalation(
+        escalation = Escalation(
             escalation_id=escalation_id_for(event.session_id, event.event_id),
             session_id=event.session_id,
             trigger_event_id=event.event_id,
@@ -514,16 +570,29 @@ class DecisionEngine:
                 trend=list(state.frustration_trend),
                 consecutive_negative_turns=state.consecutive_negative,
             ),
+            matrix=Matrix(**self._matrix(state)._asdict()),
             handoff=HandoffSummary(
                 goal=state.goal,
+                facts=state.facts,
                 actions=list(state.actions),
+                transcript=[
+                    TranscriptTurn(
+                        event_id=event_id,
+                        ts=ts,
+                        role=role,
+                        text=excerpt(text, self.policy.bounds.transcript_chars),
+                    )
+                    for event_id, ts, role, text in state.transcript
+                ],
                 customer_turns=state.customer_turns,
                 bot_turns=state.bot_turns,
                 channel=state.channel,
                 locale=state.locale,
                 customer_tier=state.customer_tier,
+                metadata=state.metadata,
             ),
         )
+        return fit_packet(escalation, self.policy.handoff.max_packet_bytes)
 
     def next_check(self, state: SessionState) -> datetime | None:
         """When a tick next has something to do for this session."""

@@ -90,7 +90,7 @@ GIVES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "date",
         re.compile(
-            r"\b(?:\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?"
+            r"\b(?:\d{1,2}[/-]\d{1,2}(?:[/-]\d{2,4})?"
             rf"|{_MONTH}[a-z]* \d{{1,2}}"
             rf"|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTH}[a-z]*)\b"
         ),
@@ -159,11 +159,16 @@ def links(text: str) -> list[str]:
     return [url.lower().rstrip("/.,") for url in _URL.findall(text)]
 
 
-def facts_in(folded: str) -> list[str]:
-    """Kinds of fact the customer gave in normalised text (order_number, email, amount, ...)."""
+def facts_in(folded: str) -> dict[str, list[str]]:
+    """Facts the customer gave in normalised text, by kind (order_number, email, amount, ...)."""
     if _FACT_HINT.search(folded) is None:
-        return []
-    return [kind for kind, pattern in GIVES if pattern.search(folded)]
+        return {}
+    found = {}
+    for kind, pattern in GIVES:
+        values = [match.group(0).strip() for match in pattern.finditer(folded)]
+        if values:
+            found[kind] = values
+    return found
 
 
 def asks_for(folded: str) -> list[str]:

@@ -124,6 +124,9 @@ class HandoffPolicy(_Section):
         default=300.0, ge=0, description="No escalation after a return."
     )
     idle_expiry_seconds: float = Field(default=1800.0, gt=0, description="Idle session state TTL.")
+    max_packet_bytes: int = Field(
+        default=16_384, ge=2_048, description="Escalation JSON size limit; see fit_packet."
+    )
     open_escalation_expiry_seconds: float = Field(
         default=86_400.0, gt=0, description="TTL of an idle session with an open escalation."
     )
@@ -146,6 +149,10 @@ class StateBounds(_Section):
     fingerprint_tokens: int = Field(
         default=24, ge=4, description="Tokens kept per turn fingerprint."
     )
+    transcript_turns: int = Field(default=6, ge=0, description="Last turns kept for the handoff.")
+    transcript_chars: int = Field(default=280, ge=20, description="Characters kept per turn.")
+    facts_per_kind: int = Field(default=3, ge=1, description="Latest values kept per fact kind.")
+    metadata_keys: int = Field(default=16, ge=0, description="Metadata entries kept.")
 
 
 class TopicRule(_Section):

@@ -38,6 +38,10 @@ class SessionState(BaseModel):
     channel: str | None = None
     locale: str | None = None
     customer_tier: str | None = None
+    metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    transcript: list[tuple[str, datetime, str, str]] = Field(
+        default_factory=list, description="Last turns: (event id, time, role, text cut short)."
+    )
 
     # Frustration: per-turn scores, smoothed level and the current run of negative turns.
     frustration_trend: list[float] = Field(default_factory=list)
@@ -49,7 +53,9 @@ class SessionState(BaseModel):
     customer_prints: list[list[str]] = Field(default_factory=list)
     bot_prints: list[list[str]] = Field(default_factory=list)
     bot_links: list[str] = Field(default_factory=list)
-    facts_given: list[str] = Field(default_factory=list, description="Kinds, e.g. order_number.")
+    facts: dict[str, list[str]] = Field(
+        default_factory=dict, description="Values the customer gave, by kind (order_number, ...)."
+    )
     restatements: int = 0
     bot_repeats: int = 0
     hollow_empathy: int = 0
