@@ -3,8 +3,9 @@
     python -m benchmarks.decision_core [--sessions N] [--repeats R]
 
 Rows: JSON decoding alone (the floor any consumer pays), contract validation (decode +
-pydantic), the decision core alone on parsed events with state for many open sessions, and
-the whole replay path (validate + decide). Each row shows the median events/s of several
+pydantic), the decision core alone on parsed events with state for many open sessions (with
+Python's default garbage-collector settings, then with the worker's, see workers/runtime.py),
+and the whole replay path (validate + decide). Each row shows the median events/s of several
 runs (min and max beside it) and its ratio to the validation baseline.
 """
 
@@ -22,6 +23,7 @@ from benchmarks.mix import generate_lines
 from schemas.inbound import InboundEvent
 from workers.decision import DecisionEngine, SessionState
 from workers.intake import parse_record
+from workers.runtime import tune_gc
 
 MAX_RECORD = 64 * 1024
 
@@ -69,9 +71,11 @@ def measure(sessions: int, repeats: int) -> dict[str, Any]:
     rows = {
         "json decode (floor)": _time(decode, repeats),
         "validate (baseline)": _time(validate, repeats),
-        "decision core": _time(decide, repeats),
-        "validate + decide": _time(replay, repeats),
+        "decision core, default gc": _time(decide, repeats),
     }
+    tune_gc()  # what `escalator worker` does at start
+    rows["decision core, worker gc"] = _time(decide, repeats)
+    rows["validate + decide, worker gc"] = _time(replay, repeats)
     sizes = sorted(len(json.dumps(state.to_json_dict())) for state in final_states.values())
     escalated = sum(1 for state in final_states.values() if state.escalation is not None)
     return {

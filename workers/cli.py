@@ -17,6 +17,7 @@ EXIT_USAGE = 2
 def _run_worker(settings: Settings) -> int:
     import faust
 
+    from workers.runtime import tune_gc
     from workers.stream.app import build_app
     from workers.stream.topics import ensure_topics
 
@@ -24,6 +25,7 @@ def _run_worker(settings: Settings) -> int:
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(settings))
     worker = build_app(settings)
+    tune_gc()
     faust.Worker(worker.app, loop=loop, loglevel=settings.log_level).execute_from_commandline()
     return 0
 

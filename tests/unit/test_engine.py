@@ -561,6 +561,8 @@ def test_random_conversations(events: list[Event]) -> None:
         assert 0.0 <= trace.frustration <= 1.0
         assert 0.0 <= trace.matrix.emotional_load <= 1.0
         assert 0.0 <= trace.matrix.context_ambiguity <= 1.0
+        # The shortcut the engine decides with agrees with the full matrix.
+        assert outcome.engine._verdict(outcome.state) is trace.matrix.verdict
         if outcome.deliver is not None:
             assert outcome.deliver == outcome.state.escalation
             assert outcome.deliver.trigger_event_id == trace.event_id

@@ -26,7 +26,7 @@ from schemas.events import ActionEvent, ActionStatus, MessageEvent, Role
 from schemas.inbound import InboundEvent
 from schemas.lifecycle import BotCommand, HandoffEvent, SessionEvent
 from schemas.trace import TraceRecord, Verdict
-from workers.decision import capability, loops
+from workers.decision import loops
 from workers.decision.frustration import score_message
 from workers.decision.human_request import detect_human_request
 from workers.decision.lifecycle import Lifecycle, LifecycleResult, command_id_for
@@ -61,7 +61,7 @@ class MatrixScores(NamedTuple):
     verdict: Verdict
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outcome:
     """The result of applying one event.
 
@@ -81,12 +81,17 @@ class Outcome:
     event_id: str
     frustration: float
     signals: tuple[ReasonCode, ...]
-    matrix: "MatrixScores"
+    engine: "DecisionEngine"
     duplicate: bool = False
     commands: tuple[BotCommand, ...] = ()
     replaces: Escalation | None = None
     withdraw: Escalation | None = None
     dropped: bool = False
+
+    @property
+    def matrix(self) -> "MatrixScores":
+        """The CX Automation Matrix of the session after this event (computed on request)."""
+        return self.engine.matrix(self.state)
 
     @property
     def trace(self) -> TraceRecord:
@@ -179,14 +184,19 @@ class DecisionEngine:
 
     def apply(self, state: SessionState | None, event: InboundEvent) -> Outcome:
         """Fold ``event`` into ``state`` (None for a new session) and decide."""
-        state = state or _EMPTY_STATE.model_copy(update={"session_id": event.session_id})
+        new = state is None
+        state = state or _EMPTY_STATE
         if event.event_id in state.recent_event_ids:
             return self._redelivery(state, event)
         if isinstance(event, HandoffEvent | SessionEvent):
+            if new:
+                state = state.model_copy(update={"session_id": event.session_id})
             return self._lifecycle_event(state, event)
 
         bounds = self.policy.bounds
         step = _Step(state, event)
+        if new:
+            step.updates["session_id"] = event.session_id
         step.updates.update(
             events_applied=state.events_applied + 1,
             recent_event_ids=_bounded(
@@ -219,14 +229,14 @@ class DecisionEngine:
             self._bot(step, event)
 
         state = state.model_copy(update=step.updates)
-        matrix = self._matrix(state)
-        if matrix.verdict is Verdict.HUMAN_REQUIRED:
+        verdict = self._verdict(state)
+        if verdict is Verdict.HUMAN_REQUIRED:
             step.signals.add(ReasonCode.HIGH_STAKES)
 
         new_escalation = None
         cooling = state.cooldown_until is not None and event.ts < state.cooldown_until
         if state.escalation is None and not cooling:
-            triggers = self._triggers(state, step, matrix.verdict)
+            triggers = self._triggers(state, step, verdict)
             if triggers:
                 new_escalation = self._escalate(state, event, triggers)
                 state = state.model_copy(
@@ -246,7 +256,7 @@ class DecisionEngine:
             event_id=event.event_id,
             frustration=step.score,
             signals=tuple(sorted(step.signals, key=REASON_RANK.__getitem__)),
-            matrix=matrix,
+            engine=self,
         )
 
     # -- folding events into state ---------------------------------------------------------
@@ -313,7 +323,7 @@ class DecisionEngine:
     def _bot(self, step: _Step, event: MessageEvent) -> None:
         state, loop, bounds = step.state, self.policy.loop, self.policy.bounds
         text = event.text
-        folded = normalise(text)
+        reply = loops.bot_reply(text, bounds.fingerprint_tokens)
         step.updates["bot_turns"] = state.bot_turns + 1
         if event.intent_confidence is not None:
             step.updates["intent_confidences"] = _bounded(
@@ -323,11 +333,11 @@ class DecisionEngine:
             step.updates["intents"] = _bounded(
                 state.intents, event.intent, bounds.intent_confidences
             )
-        if loops.FALLBACK.search(folded):
+        if reply.fallback:
             step.updates["fallbacks"] = state.fallbacks + 1
 
-        print_ = loops.fingerprint(folded, bounds.fingerprint_tokens)
-        sent_links = loops.links(text)
+        print_ = reply.print_
+        sent_links = reply.links
         repeated_link = next((url for url in sent_links if url in state.bot_links), None)
         overlap = loops.most_similar(print_, state.bot_prints[-loop.turns_compared :])
         repeated = repeated_link is not None or (
@@ -346,9 +356,8 @@ class DecisionEngine:
                 state.bot_links + [u for u in sent_links if u not in state.bot_links]
             )[-10:]
 
-        empathy = loops.EMPATHY.search(folded)
         news = not repeated and loops.is_substantial(print_)
-        if empathy:
+        if reply.empathy:
             if state.empathy_seen and not state.news_since_empathy:
                 self._loop_evidence(step, "hollow_empathy", text)
                 step.updates["hollow_empathy"] = state.hollow_empathy + 1
@@ -357,14 +366,13 @@ class DecisionEngine:
         elif news:
             step.updates["news_since_empathy"] = True
 
-        asked = [kind for kind in loops.asks_for(folded) if kind in state.facts]
+        asked = [kind for kind in reply.asks if kind in state.facts]
         if asked:
             self._loop_evidence(step, f"asks_again:{asked[0]}", text)
             step.updates["restatements"] = step.get("restatements") + 1
 
-        refusal = capability.refusal_in(folded)
-        if refusal:
-            self._gap(step, f"refusal:{refusal}", text)
+        if reply.refusal:
+            self._gap(step, f"refusal:{reply.refusal}", text)
 
     def _action(self, step: _Step, event: ActionEvent) -> None:
         state, bounds = step.state, self.policy.bounds
@@ -426,7 +434,16 @@ class DecisionEngine:
     def _session_topics(self, names: list[str]) -> list[TopicRule]:
         return [self._topics[name] for name in names if name in self._topics]
 
-    def _matrix(self, state: SessionState) -> "MatrixScores":
+    def _verdict(self, state: SessionState) -> Verdict:
+        """The matrix verdict, without building the matrix in the common case: a session with
+        no topic and no ambiguity cue is judged on its frustration level alone."""
+        if state.topics or state.intent_confidences or state.fallbacks or len(state.intents) > 1:
+            return self.matrix(state).verdict
+        if state.frustration_level >= self.policy.matrix.watch_emotional_load:
+            return Verdict.WATCH
+        return Verdict.AI_SAFE
+
+    def matrix(self, state: SessionState) -> "MatrixScores":
         """Emotional load, context ambiguity and consequence of the session so far."""
         policy = self.policy.matrix
         topics = self._session_topics(state.topics) if state.topics else []
@@ -570,7 +587,7 @@ class DecisionEngine:
                 trend=list(state.frustration_trend),
                 consecutive_negative_turns=state.consecutive_negative,
             ),
-            matrix=Matrix(**self._matrix(state)._asdict()),
+            matrix=Matrix(**self.matrix(state)._asdict()),
             handoff=HandoffSummary(
                 goal=state.goal,
                 facts=state.facts,
@@ -630,7 +647,7 @@ class DecisionEngine:
             event_id=event_id,
             frustration=0.0,
             signals=(ReasonCode.SLA_BREACH,) if result.deliver else (),
-            matrix=self._matrix(after or before),
+            engine=self,
             commands=result.commands,
             replaces=result.replaces,
             withdraw=result.withdraw,
@@ -658,7 +675,7 @@ class DecisionEngine:
             event_id=event.event_id,
             frustration=0.0,
             signals=(),
-            matrix=self._matrix(state),
+            engine=self,
             duplicate=True,
             commands=repeat,
         )

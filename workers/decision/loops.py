@@ -8,7 +8,11 @@ repeats "order 48213, charged twice" is restating even when the wording changes.
 import bisect
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+
+from workers.decision.capability import refusal_in
+from workers.decision.text import normalise
 
 FACT_MARK = "#"
 _AFTER_FACT_MARK = chr(ord(FACT_MARK) + 1)
@@ -176,3 +180,29 @@ def asks_for(folded: str) -> list[str]:
     if not _ASKING.search(folded) and "?" not in folded:
         return []
     return [kind for kind, pattern in ASKS_FOR if pattern.search(folded)]
+
+
+@dataclass(frozen=True, slots=True)
+class BotReply:
+    """What the loop and gap rules need from a bot message, computed once per distinct text."""
+
+    print_: list[str]
+    links: list[str]
+    fallback: bool
+    empathy: bool
+    asks: list[str]
+    refusal: str | None
+
+
+@lru_cache(maxsize=4096)
+def bot_reply(text: str, fingerprint_tokens: int) -> BotReply:
+    """Analyse a bot message. Cached: bots answer from templates, so texts repeat."""
+    folded = normalise(text)
+    return BotReply(
+        print_=fingerprint(folded, fingerprint_tokens),
+        links=links(text),
+        fallback=FALLBACK.search(folded) is not None,
+        empathy=EMPATHY.search(folded) is not None,
+        asks=asks_for(folded),
+        refusal=refusal_in(folded),
+    )
