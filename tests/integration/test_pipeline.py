@@ -68,7 +68,7 @@ def test_reprocessing_the_same_events_does_not_duplicate_the_entry(deployment: D
 def test_bad_records_go_to_the_dead_letter_topic_and_the_worker_goes_on(
     deployment: Deployment,
 ) -> None:
-    deployment.start_worker()
+    worker = deployment.start_worker()
     good = chat("s-after-bad", "g1", "Can I talk to a real person?", second=9)
     oversized = json.dumps(chat("s-big", "b1", "x" * 9_000)).encode() + b" " * 70_000
     bad_records: list[tuple[bytes | None, bytes]] = [
@@ -111,3 +111,7 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_worker_goes_on(
     assert "Field required" in schema_letter.error
     assert all(letter.source_topic == deployment.chat_topic for letter in letters)
     assert all(letter.source_offset >= 0 for letter in letters)
+    stats = worker.get_json("/stats")[1]
+    assert stats["dead_letters"] == len(bad_records)
+    assert stats["dead_letters.schema_violation"] == 1
+    assert stats["events"] == 1

@@ -131,6 +131,11 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
             return web.json({"error": "unknown session", "session_id": session_id}, status=404)
         return web.json(stored)
 
+    @app.page("/stats")
+    async def stats(web: View, request: Request) -> Response:
+        """Counters since start: events, duplicates, dead letters by reason, escalations."""
+        return web.json(dict(pipeline.stats))
+
     @app.page("/ready")
     async def ready(web: View, request: Request) -> Response:
         """200 once partitions are assigned and tables recovered; 503 before or in a rebalance."""

@@ -9,6 +9,7 @@ never committed past an escalation that is not in its queue; Redis writes are id
 import asyncio
 import base64
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeVar
@@ -89,7 +90,7 @@ class Pipeline:
         self._ticks_topic = ticks_topic
         self._max_record_bytes = max_record_bytes
         self._retry_ceiling = retry_ceiling_seconds
-        self.dead_letters = 0
+        self.stats: Counter[str] = Counter()
 
     async def handle(self, record: SourceRecord) -> None:
         """Process one consumed record completely (including delivery) before returning."""
@@ -103,7 +104,10 @@ class Pipeline:
             return
         stored = self._sessions.get(event.session_id)
         state = SessionState.from_json_dict(stored) if stored else None
-        await self._settle(self._engine.apply(state, event), record.partition, changed=True)
+        outcome = self._engine.apply(state, event)
+        self.stats["events"] += 1
+        self.stats["duplicates"] += outcome.duplicate
+        await self._settle(outcome, record.partition, changed=True)
 
     async def _tick(self, record: SourceRecord) -> None:
         """Run the SLA watchdog and expiry over this partition's sessions that are due."""
@@ -130,6 +134,7 @@ class Pipeline:
         """Store (or drop) the state, then carry out every effect, each idempotent."""
         session_id = outcome.session_id
         if outcome.dropped:
+            self.stats["sessions_dropped"] += 1
             self._sessions.pop(session_id)
             log.info("session %s state dropped", session_id)
         elif changed and not outcome.duplicate:
@@ -144,6 +149,7 @@ class Pipeline:
         if outcome.deliver is not None:
             await self._deliver(outcome.deliver, outcome.replaces)
         for command in outcome.commands:
+            self.stats[f"bot_commands.{command.command.value}"] += 1
             log.info("bot command %s session=%s (%s)", command.command, session_id, command.reason)
             await self._send_command(session_id.encode(), command.model_dump_json().encode())
 
@@ -165,6 +171,9 @@ class Pipeline:
             result = await self._with_redis(self._writer.requeue, replaces, escalation)
         else:
             result = await self._with_redis(self._writer.enqueue, escalation)
+        self.stats[
+            "escalations_enqueued" if result.created else "escalations_already_enqueued"
+        ] += 1
         log.info(
             "escalation %s session=%s queue=%s priority=%d reasons=%s %s",
             escalation.escalation_id,
@@ -179,7 +188,8 @@ class Pipeline:
         )
 
     async def _dead_letter(self, record: SourceRecord, error: RejectedRecordError) -> None:
-        self.dead_letters += 1
+        self.stats["dead_letters"] += 1
+        self.stats[f"dead_letters.{error.reason.value}"] += 1
         letter = DeadLetter(
             reason=error.reason,
             error=str(error),
