@@ -15,7 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from schemas.escalation import Escalation
 from schemas.lifecycle import HandoffEvent, HandoffStatus
-from workers.desk.contract import Claim, handoff_event
+from workers.desk.contract import Claim, DeskQueue, handoff_event
 from workers.desk.exceptions import (
     ClaimLostError,
     DeskError,
@@ -56,7 +56,7 @@ def redis_errors() -> Iterator[None]:
         raise DeskError(f"Redis refused the desk operation: {exc}") from exc
 
 
-class DeskClient:
+class DeskClient(DeskQueue):
     """One desk instance's view of the agent queues (see docs/desk-integration.md).
 
     ``claim_next`` serves strict priority across every served queue (all of tier 1 before
@@ -213,42 +213,6 @@ class DeskClient:
                 + (f"claimed by desk {holder}" if holder else "no longer claimed by this desk")
             )
         return await self._publish(detail)
-
-    async def resolve(
-        self,
-        session_id: str,
-        escalation_id: str,
-        note: str | None = None,
-        agent_id: str | None = None,
-    ) -> HandoffEvent:
-        """The person solved it: publish ``resolved`` and release the ownership."""
-        return await self._finish_handoff(
-            HandoffStatus.RESOLVED, session_id, escalation_id, note, agent_id
-        )
-
-    async def return_to_bot(
-        self,
-        session_id: str,
-        escalation_id: str,
-        note: str | None = None,
-        agent_id: str | None = None,
-    ) -> HandoffEvent:
-        """The person hands the session back: publish ``returned_to_bot``, release ownership."""
-        return await self._finish_handoff(
-            HandoffStatus.RETURNED_TO_BOT, session_id, escalation_id, note, agent_id
-        )
-
-    async def abandon(
-        self,
-        session_id: str,
-        escalation_id: str,
-        note: str | None = None,
-        agent_id: str | None = None,
-    ) -> HandoffEvent:
-        """The handoff ended without resolution: publish ``abandoned``, release ownership."""
-        return await self._finish_handoff(
-            HandoffStatus.ABANDONED, session_id, escalation_id, note, agent_id
-        )
 
     async def _finish_handoff(
         self,

@@ -1,9 +1,9 @@
 """What every desk queue offers, the Redis client and the in-memory stub alike."""
 
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -72,16 +72,31 @@ class Claim:
         return entry_time(self.entry_id)
 
 
-class DeskQueue(Protocol):
-    """Claim, accept and report on escalations: ``DeskClient`` and ``StubDeskQueue``."""
+class DeskQueue(ABC):
+    """Claim, accept and report on escalations: ``DeskClient`` and ``StubDeskQueue``.
 
+    The three end-of-handoff reports differ only in their status, so they are written once
+    here on top of ``_finish_handoff``.
+    """
+
+    @abstractmethod
     async def claim_next(self) -> Claim | None:
         """The next escalation by strict priority then age, or None when nothing waits."""
-        ...
 
+    @abstractmethod
     async def accept(self, claim: Claim, agent_id: str) -> HandoffEvent:
         """Take the escalation off its queue for ``agent_id`` and publish ``accepted``."""
-        ...
+
+    @abstractmethod
+    async def _finish_handoff(
+        self,
+        status: HandoffStatus,
+        session_id: str,
+        escalation_id: str,
+        note: str | None,
+        agent_id: str | None,
+    ) -> HandoffEvent:
+        """Publish ``status`` for the escalation and release its ownership."""
 
     async def resolve(
         self,
@@ -90,8 +105,10 @@ class DeskQueue(Protocol):
         note: str | None = None,
         agent_id: str | None = None,
     ) -> HandoffEvent:
-        """Publish ``resolved`` and release the ownership."""
-        ...
+        """The person solved it: publish ``resolved`` and release the ownership."""
+        return await self._finish_handoff(
+            HandoffStatus.RESOLVED, session_id, escalation_id, note, agent_id
+        )
 
     async def return_to_bot(
         self,
@@ -100,8 +117,10 @@ class DeskQueue(Protocol):
         note: str | None = None,
         agent_id: str | None = None,
     ) -> HandoffEvent:
-        """Publish ``returned_to_bot`` and release the ownership."""
-        ...
+        """The person hands the session back: publish ``returned_to_bot``, release ownership."""
+        return await self._finish_handoff(
+            HandoffStatus.RETURNED_TO_BOT, session_id, escalation_id, note, agent_id
+        )
 
     async def abandon(
         self,
@@ -110,5 +129,7 @@ class DeskQueue(Protocol):
         note: str | None = None,
         agent_id: str | None = None,
     ) -> HandoffEvent:
-        """Publish ``abandoned`` and release the ownership."""
-        ...
+        """The handoff ended without resolution: publish ``abandoned``, release ownership."""
+        return await self._finish_handoff(
+            HandoffStatus.ABANDONED, session_id, escalation_id, note, agent_id
+        )

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from schemas.escalation import Escalation
 from schemas.lifecycle import HandoffEvent, HandoffStatus
 from workers.desk.client import DEFAULT_CLAIM_TIMEOUT_SECONDS
-from workers.desk.contract import Claim, entry_order, handoff_event
+from workers.desk.contract import Claim, DeskQueue, entry_order, handoff_event
 from workers.desk.exceptions import ClaimLostError, DeskError, EscalationWithdrawnError
 from workers.queues.keys import QueueKeys
 
@@ -69,7 +69,7 @@ class _Queues:
         return f"{self.last_id[0]}-{self.last_id[1]}"
 
 
-class StubDeskQueue:
+class StubDeskQueue(DeskQueue):
     """An in-memory desk: ``enqueue`` plays the worker, the rest behaves like DeskClient.
 
     ``desk(consumer)`` gives another desk instance on the same queues, as a second process
@@ -223,41 +223,7 @@ class StubDeskQueue:
             HandoffStatus.ACCEPTED, escalation.session_id, escalation.escalation_id, None, agent_id
         )
 
-    async def resolve(
-        self,
-        session_id: str,
-        escalation_id: str,
-        note: str | None = None,
-        agent_id: str | None = None,
-    ) -> HandoffEvent:
-        """Publish ``resolved`` and release the ownership."""
-        return await self._finish(HandoffStatus.RESOLVED, session_id, escalation_id, note, agent_id)
-
-    async def return_to_bot(
-        self,
-        session_id: str,
-        escalation_id: str,
-        note: str | None = None,
-        agent_id: str | None = None,
-    ) -> HandoffEvent:
-        """Publish ``returned_to_bot`` and release the ownership."""
-        return await self._finish(
-            HandoffStatus.RETURNED_TO_BOT, session_id, escalation_id, note, agent_id
-        )
-
-    async def abandon(
-        self,
-        session_id: str,
-        escalation_id: str,
-        note: str | None = None,
-        agent_id: str | None = None,
-    ) -> HandoffEvent:
-        """Publish ``abandoned`` and release the ownership."""
-        return await self._finish(
-            HandoffStatus.ABANDONED, session_id, escalation_id, note, agent_id
-        )
-
-    async def _finish(
+    async def _finish_handoff(
         self,
         status: HandoffStatus,
         session_id: str,
