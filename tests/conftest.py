@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support import REDIS_URL, Deployment
+from tests.support import REDIS_URL, Deployment, restart_clock
 from workers.embedded import EmbeddedBroker
 
 
@@ -41,3 +41,18 @@ def deployment(
     deployed.create_topics()
     yield deployed
     deployed.cleanup()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault-injection suite's outcome, one row per fault test (tests/faults.py)."""
+    from tests.faults import RESULTS, results_table
+
+    if RESULTS:
+        terminalreporter.write_sep("=", "injected faults: escalations in Redis")
+        terminalreporter.write_line(results_table(RESULTS))
+
+
+@pytest.fixture(autouse=True)
+def _event_clock() -> None:
+    """Every test's events start at the wall clock (see tests.support.at)."""
+    restart_clock()

@@ -160,13 +160,23 @@ async def _read_topic(
     return records
 
 
-# Event times near the wall clock: the worker's ticks expire sessions idle for 30 minutes.
-START = datetime.now(UTC).replace(microsecond=0)
+# Event times near the wall clock: the worker's ticks raise escalations waiting past their SLA
+# and expire idle sessions, both measured from event times.
+class _Clock:
+    """The start of the current test; reset before each test (see conftest.py), so event
+    times stay near the wall clock however long the suite runs."""
+
+    start = datetime.now(UTC).replace(microsecond=0)
+
+
+def restart_clock() -> None:
+    """Make the current test's events start now."""
+    _Clock.start = datetime.now(UTC).replace(microsecond=0)
 
 
 def at(second: int) -> str:
-    """An RFC 3339 time ``second`` seconds after the test run started."""
-    return (START + timedelta(seconds=second)).isoformat().replace("+00:00", "Z")
+    """An RFC 3339 time ``second`` seconds after the current test started."""
+    return (_Clock.start + timedelta(seconds=second)).isoformat().replace("+00:00", "Z")
 
 
 def chat(

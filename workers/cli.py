@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from workers.errors import EscalatorError
+from workers.logs import configure_logging
 from workers.settings import Settings, load_settings
 
 EXIT_USAGE = 2
@@ -58,7 +59,11 @@ def _run_replay(paths: Sequence[str], trace: bool, policy: Path | None, settings
     from workers.replay import Replayer, read_lines
 
     engine = DecisionEngine(load_policy(policy))
-    replayer = Replayer(engine, max_record_bytes=settings.max_record_bytes)
+    replayer = Replayer(
+        engine,
+        max_record_bytes=settings.max_record_bytes,
+        max_word_chars=settings.max_word_chars,
+    )
     stats = replayer.run(read_lines(paths, sys.stdin), sys.stdout, sys.stderr, trace=trace)
     if stats.invalid_lines:
         print(f"{stats.invalid_lines} invalid line(s) skipped", file=sys.stderr)
@@ -340,9 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(logging.INFO)
     try:
         if args.command == "schemas":
             return _run_schemas(args.check)

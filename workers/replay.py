@@ -12,7 +12,7 @@ from typing import IO
 from schemas.inbound import InboundEvent
 from schemas.trace import TraceRecord
 from workers.decision import DecisionEngine, SessionState
-from workers.intake import RejectedRecordError, parse_record
+from workers.intake import DEFAULT_MAX_WORD_CHARS, RejectedRecordError, parse_record
 
 
 @dataclass(slots=True)
@@ -49,9 +49,15 @@ def read_lines(paths: Iterable[str], stdin: IO[str]) -> Iterator[SourceLine]:
 class Replayer:
     """Feeds events to the engine in order, one state per session."""
 
-    def __init__(self, engine: DecisionEngine, max_record_bytes: int = 64 * 1024) -> None:
+    def __init__(
+        self,
+        engine: DecisionEngine,
+        max_record_bytes: int = 64 * 1024,
+        max_word_chars: int = DEFAULT_MAX_WORD_CHARS,
+    ) -> None:
         self.engine = engine
         self.max_record_bytes = max_record_bytes
+        self.max_word_chars = max_word_chars
         self.sessions: dict[str, SessionState] = {}
         self.stats = ReplayStats()
 
@@ -64,7 +70,7 @@ class Replayer:
                 continue
             try:
                 raw = line.text.encode("utf-8", errors="surrogateescape")
-                event = parse_record(raw, None, self.max_record_bytes)
+                event = parse_record(raw, None, self.max_record_bytes, self.max_word_chars)
             except RejectedRecordError as exc:
                 self.stats.invalid_lines += 1
                 err.write(f"{line.source}:{line.number}: {exc.reason}: {exc}\n")

@@ -4,14 +4,26 @@ Names are ``ESCALATOR_<FIELD>`` (``REDIS_URL`` is also accepted for the Redis UR
 are ``SecretStr`` so they never reach a log or a ``repr``.
 """
 
+import ssl
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workers.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import faust
 
 
 class BrokerProfile(StrEnum):
@@ -21,6 +33,23 @@ class BrokerProfile(StrEnum):
     """Tansu, for development, the demo and CI: one record per produced batch."""
     KAFKA = "kafka"
     """Apache Kafka (production)."""
+
+
+class KafkaSecurityProtocol(StrEnum):
+    """How clients talk to Kafka: TLS, SASL, both or neither."""
+
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+
+class SaslMechanism(StrEnum):
+    """SASL mechanisms both Faust and aiokafka support with a user name and password."""
+
+    PLAIN = "PLAIN"
+    SCRAM_SHA_256 = "SCRAM-SHA-256"
+    SCRAM_SHA_512 = "SCRAM-SHA-512"
 
 
 _EMBEDDED_GROUP_TIMEOUTS = (5.0, 10.0, 1.0)
@@ -41,6 +70,16 @@ class Settings(BaseSettings):
         description="redis:// or rediss://, may carry an ACL user and password.",
     )
     redis_prefix: str = Field(default="escalator", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    redis_username: str | None = Field(default=None, description="Redis ACL user.")
+    redis_password: SecretStr | None = Field(default=None, description="Redis ACL password.")
+
+    kafka_security_protocol: KafkaSecurityProtocol = KafkaSecurityProtocol.PLAINTEXT
+    kafka_sasl_mechanism: SaslMechanism = SaslMechanism.PLAIN
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle for the broker.")
+    kafka_ssl_certfile: Path | None = Field(default=None, description="Client certificate (mTLS).")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="Client key (mTLS).")
 
     chat_events_topic: str = "chat-events"
     escalations_topic: str = "escalations"
@@ -64,6 +103,12 @@ class Settings(BaseSettings):
         default=None, description="Decision policy TOML; None: default."
     )
     max_record_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    max_word_chars: int = Field(
+        default=1_000,
+        ge=100,
+        le=10_000,
+        description="Longest run of non-space characters in free text; longer: dead letter.",
+    )
     redis_retry_max_seconds: float = Field(default=5.0, gt=0, description="Backoff ceiling.")
     rebalance_timeout_seconds: float | None = Field(
         default=None, gt=0, description="Profile default."
@@ -108,6 +153,81 @@ class Settings(BaseSettings):
         port = f":{parts.port}" if parts.port else ""
         user = f"{parts.username}:***@" if parts.username or parts.password else ""
         return f"{parts.scheme}://{user}{host}{port}{parts.path}"
+
+    @model_validator(mode="after")
+    def _kafka_security_complete(self) -> "Settings":
+        if self._kafka_sasl and (not self.kafka_sasl_username or self.kafka_sasl_password is None):
+            raise ValueError(
+                f"kafka_security_protocol {self.kafka_security_protocol} needs "
+                "ESCALATOR_KAFKA_SASL_USERNAME and ESCALATOR_KAFKA_SASL_PASSWORD"
+            )
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise ValueError("kafka_ssl_certfile and kafka_ssl_keyfile go together")
+        return self
+
+    @property
+    def _kafka_sasl(self) -> bool:
+        return self.kafka_security_protocol in (
+            KafkaSecurityProtocol.SASL_PLAINTEXT,
+            KafkaSecurityProtocol.SASL_SSL,
+        )
+
+    @property
+    def _kafka_tls(self) -> bool:
+        return self.kafka_security_protocol in (
+            KafkaSecurityProtocol.SSL,
+            KafkaSecurityProtocol.SASL_SSL,
+        )
+
+    def kafka_ssl_context(self) -> ssl.SSLContext | None:
+        """A verifying TLS context (the CA file, else the system's; the client certificate if
+        set) when the protocol uses TLS, else None."""
+        if not self._kafka_tls:
+            return None
+        context = ssl.create_default_context(
+            cafile=str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None
+        )
+        if self.kafka_ssl_certfile and self.kafka_ssl_keyfile:
+            context.load_cert_chain(str(self.kafka_ssl_certfile), str(self.kafka_ssl_keyfile))
+        return context
+
+    def faust_broker_credentials(self) -> "faust.SASLCredentials | faust.SSLCredentials | None":
+        """What ``faust.App(broker_credentials=...)`` needs; None for PLAINTEXT."""
+        import faust  # only the worker needs Faust; the other commands start faster without
+
+        context = self.kafka_ssl_context()
+        if self._kafka_sasl and self.kafka_sasl_password is not None:
+            return faust.SASLCredentials(
+                username=self.kafka_sasl_username,
+                password=self.kafka_sasl_password.get_secret_value(),
+                mechanism=self.kafka_sasl_mechanism.value,
+                ssl_context=context,
+            )
+        return None if context is None else faust.SSLCredentials(context)
+
+    def kafka_client_kwargs(self) -> dict[str, Any]:
+        """Security keyword arguments for plain aiokafka clients (producer, admin); empty for
+        PLAINTEXT, so their behaviour does not change by default."""
+        if self.kafka_security_protocol is KafkaSecurityProtocol.PLAINTEXT:
+            return {}
+        kwargs: dict[str, Any] = {"security_protocol": self.kafka_security_protocol.value}
+        context = self.kafka_ssl_context()
+        if context is not None:
+            kwargs["ssl_context"] = context
+        if self._kafka_sasl and self.kafka_sasl_password is not None:
+            kwargs["sasl_mechanism"] = self.kafka_sasl_mechanism.value
+            kwargs["sasl_plain_username"] = self.kafka_sasl_username
+            kwargs["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        return kwargs
+
+    def redis_client_kwargs(self) -> dict[str, Any]:
+        """ACL credentials for redis clients, over any in the URL; empty when unset."""
+        kwargs: dict[str, Any] = {}
+        if self.redis_username:
+            kwargs["username"] = self.redis_username
+        if self.redis_password is not None:
+            kwargs["password"] = self.redis_password.get_secret_value()
+        return kwargs
 
     @property
     def bootstrap_servers(self) -> list[str]:

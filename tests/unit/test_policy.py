@@ -37,7 +37,7 @@ def test_the_shipped_file_and_the_model_defaults_agree() -> None:
     """Every threshold has one value: the file documents it, the model falls back to it."""
     shipped = default_policy()
     model = Policy()
-    for section in ("frustration", "loop", "capability", "watch", "matrix", "bounds"):
+    for section in ("frustration", "loop", "capability", "watch", "matrix", "bounds", "redaction"):
         assert getattr(shipped, section) == getattr(model, section), section
     for name in HandoffPolicy.model_fields:
         if name != "queue_sla_seconds":

@@ -573,6 +573,10 @@ class DecisionEngine:
         evidence: dict[ReasonCode, list[Evidence]],
     ) -> Escalation:
         route, reasons = self._route(state, list(evidence))
+        # Personal data is redacted here, before the packet leaves for Redis and Kafka; SLA
+        # re-escalations copy this packet, so they stay redacted.
+        redaction = self.policy.redaction
+        redact = redaction.packets.redact
         escalation = Escalation(
             escalation_id=escalation_id_for(event.session_id, event.event_id),
             session_id=event.session_id,
@@ -581,7 +585,13 @@ class DecisionEngine:
             priority=route.priority,
             queue=route.queue,
             created_at=event.ts,
-            evidence=[item for reason in reasons for item in evidence[reason]],
+            evidence=[  # never longer than before: the schema bounds an excerpt's length
+                item.model_copy(
+                    update={"excerpt": excerpt(redact(item.excerpt), max(len(item.excerpt), 1))}
+                )
+                for reason in reasons
+                for item in evidence[reason]
+            ],
             frustration=FrustrationSummary(
                 level=state.frustration_level,
                 trend=list(state.frustration_trend),
@@ -589,15 +599,19 @@ class DecisionEngine:
             ),
             matrix=Matrix(**self.matrix(state)._asdict()),
             handoff=HandoffSummary(
-                goal=state.goal,
-                facts=state.facts,
+                goal=redact(state.goal),
+                facts={
+                    kind: [redact(value) for value in values]
+                    for kind, values in state.facts.items()
+                    if kind not in redaction.drop_fact_kinds
+                },
                 actions=list(state.actions),
                 transcript=[
                     TranscriptTurn(
                         event_id=event_id,
                         ts=ts,
                         role=role,
-                        text=excerpt(text, self.policy.bounds.transcript_chars),
+                        text=excerpt(redact(text), self.policy.bounds.transcript_chars),
                     )
                     for event_id, ts, role, text in state.transcript
                 ],
@@ -606,7 +620,10 @@ class DecisionEngine:
                 channel=state.channel,
                 locale=state.locale,
                 customer_tier=state.customer_tier,
-                metadata=state.metadata,
+                metadata={
+                    key: redact(value) if isinstance(value, str) else value
+                    for key, value in state.metadata.items()
+                },
             ),
         )
         return fit_packet(escalation, self.policy.handoff.max_packet_bytes)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from schemas.escalation import ReasonCode
 from workers.errors import ConfigurationError
+from workers.redaction import ALL_KINDS, RedactionKind, Redactor
 
 DEFAULT_POLICY_RESOURCE = "decision/default_policy.toml"
 QUEUE_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -155,6 +156,34 @@ class StateBounds(_Section):
     metadata_keys: int = Field(default=16, ge=0, description="Metadata entries kept.")
 
 
+class RedactionPolicy(_Section):
+    """Which personal data is replaced before anything leaves the worker: in the handoff
+    packet (Redis queues, the escalations topic) and in log lines."""
+
+    packet_kinds: frozenset[RedactionKind] = Field(
+        default=ALL_KINDS, description="Redacted in handoff packets."
+    )
+    packet_card_last4: bool = Field(
+        default=True, description="Keep a card's last four digits; agents identify cards by them."
+    )
+    log_kinds: frozenset[RedactionKind] = Field(default=ALL_KINDS, description="Redacted in logs.")
+    log_card_last4: bool = False
+    drop_fact_kinds: frozenset[str] = Field(
+        default=frozenset({"email", "phone"}),
+        description="Fact kinds left out of the packet; other facts are redacted.",
+    )
+
+    @cached_property
+    def packets(self) -> Redactor:
+        """The redactor for handoff packets."""
+        return Redactor(self.packet_kinds, card_last4=self.packet_card_last4)
+
+    @cached_property
+    def logs(self) -> Redactor:
+        """The redactor for log records."""
+        return Redactor(self.log_kinds, card_last4=self.log_card_last4)
+
+
 class TopicRule(_Section):
     """One topic of the consequence taxonomy and how to recognise it."""
 
@@ -209,6 +238,7 @@ class Policy(_Section):
     matrix: MatrixPolicy = MatrixPolicy()
     handoff: HandoffPolicy = HandoffPolicy()
     bounds: StateBounds = StateBounds()
+    redaction: RedactionPolicy = RedactionPolicy()
     routes: dict[ReasonCode, Route] = Field(default_factory=_default_routes)
     default_route: Route = Route(queue="general", priority=3)
     topics: list[TopicRule] = Field(default_factory=list)

@@ -1,7 +1,8 @@
 """Where desks publish their handoff reports: the handoff-events topic the worker consumes."""
 
+from collections.abc import Mapping
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -26,15 +27,25 @@ class KafkaHandoffPublisher:
     """Produces handoff events to Kafka keyed by session id (acks=all), so the worker reads
     each session's reports in order. An async context manager: started on enter."""
 
-    def __init__(self, bootstrap_servers: list[str], topic: str) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: list[str],
+        topic: str,
+        security: Mapping[str, Any] | None = None,
+    ) -> None:
         self.topic = topic
         self._bootstrap_servers = bootstrap_servers
+        self._security = dict(security or {})
         self._producer: AIOKafkaProducer | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "KafkaHandoffPublisher":
         """A publisher to ``settings.handoff_events_topic`` on the configured broker."""
-        return cls(settings.bootstrap_servers, settings.handoff_events_topic)
+        return cls(
+            settings.bootstrap_servers,
+            settings.handoff_events_topic,
+            settings.kafka_client_kwargs(),
+        )
 
     async def start(self) -> None:
         """Connect to the broker."""
@@ -42,6 +53,7 @@ class KafkaHandoffPublisher:
             bootstrap_servers=self._bootstrap_servers,
             acks="all",
             request_timeout_ms=REQUEST_TIMEOUT_MS,
+            **self._security,
         )
         try:
             await producer.start()

@@ -21,13 +21,15 @@ async def produce(
     records: Iterable[Record],
     delay_seconds: float = 0.0,
     burst: bool = False,
+    security: Mapping[str, Any] | None = None,
 ) -> int:
     """Send records in order and return how many were sent.
 
     By default each record is acknowledged before the next is sent; ``burst`` queues them all
-    at once (still in order per partition), as a busy producer would.
+    at once (still in order per partition), as a busy producer would. ``security`` carries
+    TLS/SASL keyword arguments (``Settings.kafka_client_kwargs()``); none by default.
     """
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **(security or {}))
     await producer.start()
     sent = 0
     try:

@@ -80,9 +80,12 @@ class AgentQueueWriter:
         self._requeue = client.register_script(REQUEUE_SCRIPT)
 
     @classmethod
-    def from_url(cls, url: str, keys: QueueKeys) -> "AgentQueueWriter":
-        """A writer with its own connection pool."""
-        client = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    def from_url(cls, url: str, keys: QueueKeys, **client_kwargs: Any) -> "AgentQueueWriter":
+        """A writer with its own connection pool; ``client_kwargs`` (ACL username and password,
+        TLS options) go to the redis client."""
+        client = aioredis.Redis.from_url(
+            url, socket_timeout=5, socket_connect_timeout=5, **client_kwargs
+        )
         return cls(client, keys)
 
     def _stream(self, escalation: Escalation) -> str:

@@ -12,6 +12,7 @@ from faust.web import Request, Response, View
 
 from workers.decision import DecisionEngine, Policy
 from workers.decision.policy import load_policy
+from workers.logs import LogRedaction
 from workers.queues import AgentQueueWriter, QueueKeys
 from workers.settings import BrokerProfile, Settings
 from workers.stream.pipeline import Pipeline
@@ -55,8 +56,11 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
         key_serializer="raw",
         value_serializer="raw",
         autodiscover=False,
+        broker_credentials=settings.faust_broker_credentials(),
         **extra,
     )
+    # Faust's worker replaces the root log handlers; put the redacting filter on its own.
+    app.add_dependency(LogRedaction((policy or load_policy(settings.policy_file)).redaction.logs))
     # One stream, co-partitioned by session id: chat events, desks' reports and clock ticks,
     # so one agent instance sees everything about a session in order.
     inbound = app.topic(
@@ -78,7 +82,9 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
         help="Per-session decision state (workers.decision.SessionState).",
     )
     writer = AgentQueueWriter.from_url(
-        settings.redis_url.get_secret_value(), QueueKeys(settings.redis_prefix)
+        settings.redis_url.get_secret_value(),
+        QueueKeys(settings.redis_prefix),
+        **settings.redis_client_kwargs(),
     )
 
     async def send_escalation(key: bytes | None, value: bytes) -> None:
@@ -99,6 +105,7 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
         send_command=send_command,
         ticks_topic=settings.ticks_topic,
         max_record_bytes=settings.max_record_bytes,
+        max_word_chars=settings.max_word_chars,
         retry_ceiling_seconds=settings.redis_retry_max_seconds,
     )
 

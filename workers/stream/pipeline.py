@@ -79,6 +79,7 @@ class Pipeline:
         send_command: Send,
         ticks_topic: str,
         max_record_bytes: int,
+        max_word_chars: int,
         retry_ceiling_seconds: float,
     ) -> None:
         self._engine = engine
@@ -89,6 +90,7 @@ class Pipeline:
         self._send_command = send_command
         self._ticks_topic = ticks_topic
         self._max_record_bytes = max_record_bytes
+        self._max_word_chars = max_word_chars
         self._retry_ceiling = retry_ceiling_seconds
         self.stats: Counter[str] = Counter()
 
@@ -98,7 +100,9 @@ class Pipeline:
             await self._tick(record)
             return
         try:
-            event = parse_record(record.value, record.key, self._max_record_bytes)
+            event = parse_record(
+                record.value, record.key, self._max_record_bytes, self._max_word_chars
+            )
         except RejectedRecordError as exc:
             await self._dead_letter(record, exc)
             return

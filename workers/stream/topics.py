@@ -26,7 +26,9 @@ def topic_names(settings: Settings) -> list[str]:
 async def ensure_topics(settings: Settings) -> None:
     """Create missing topics; existing ones are left as they are."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=10_000
+        bootstrap_servers=settings.bootstrap_servers,
+        request_timeout_ms=10_000,
+        **settings.kafka_client_kwargs(),
     )
     try:
         await admin.start()

@@ -1,0 +1,291 @@
+"""Helpers for the fault-injection suite (tests/integration/test_faults.py).
+
+Traffic with a known set of escalating sessions, the expected outcome computed offline by the
+worker's own decision code (``workers.replay.Replayer``), a throwaway ``redis-server`` that can
+be killed and started again on the same port, and a registry of per-fault results that
+``tests/conftest.py`` prints as a table at the end of the run.
+"""
+
+import json
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from schemas.escalation import Escalation
+from schemas.inbound import InboundEvent
+from workers.decision import DecisionEngine, SessionState
+from workers.decision.policy import load_policy
+from workers.embedded import WorkerProcess, free_port
+from workers.intake import parse_record
+from workers.replay import Replayer
+
+# The SLA watchdog would raise (and replace) an escalation nobody accepts within its queue's SLA
+# (60-120 s by default); no desk runs here, so the suite's policy makes SLAs long.
+FAULT_POLICY = """\
+[handoff]
+sla_seconds = 3600
+
+[handoff.queue_sla_seconds]
+fraud = 3600
+care = 3600
+claims = 3600
+"""
+
+ESCALATING_TEXT = "I want to speak to an agent now please"
+
+
+def write_policy(directory: Path) -> Path:
+    """The suite's policy file (long SLAs), for ESCALATOR_POLICY_FILE and the replay."""
+    path = directory / "fault-policy.toml"
+    path.write_text(FAULT_POLICY, encoding="utf-8")
+    return path
+
+
+def timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def traffic(
+    prefix: str, sessions: int, turns: int, escalate_every: int = 3, start: datetime | None = None
+) -> tuple[list[dict[str, Any]], set[str]]:
+    """``sessions`` x ``turns`` events, turn-major (every session's turn n before any turn n+1),
+    so a burst keeps every partition busy to the end. Every ``escalate_every``-th session asks
+    for a person at a turn that varies by session; the others only ask distinct questions.
+
+    Times are near the wall clock (the worker's ticks drop state idle for 30 minutes).
+    """
+    base = (start or datetime.now(UTC)).replace(microsecond=0)
+    names = [f"{prefix}-s{n:03d}" for n in range(sessions)]
+    escalating = {name for n, name in enumerate(names) if n % escalate_every == 0}
+    events = []
+    for turn in range(turns):
+        for n, session in enumerate(names):
+            trigger = session in escalating and turn == 1 + n % max(turns - 1, 1)
+            text = ESCALATING_TEXT if trigger else f"question {turn} about order {n}{turn:02d}"
+            role = "bot" if turn % 2 and not trigger else "customer"
+            if role == "bot":
+                text = f"Answer {turn}: here is item {n * 100 + turn} of the catalogue"
+            events.append(
+                {
+                    "event_id": f"{session}-e{turn:03d}",
+                    "session_id": session,
+                    "ts": timestamp(base + timedelta(seconds=turn)),
+                    "type": "message",
+                    "role": role,
+                    "text": text,
+                }
+            )
+    return events, escalating
+
+
+@dataclass
+class Expected:
+    """What the worker must end with, by the offline replay of the same events in order."""
+
+    escalations: dict[str, Escalation]  # escalation id -> escalation
+    states: dict[str, SessionState]
+
+    @property
+    def sessions(self) -> set[str]:
+        return {escalation.session_id for escalation in self.escalations.values()}
+
+
+def replay(events: list[dict[str, Any]], policy_file: Path) -> Expected:
+    """Run the events through the worker's decision code offline (no Kafka, no Redis)."""
+    replayer = Replayer(DecisionEngine(load_policy(policy_file)))
+    found: dict[str, Escalation] = {}
+    for raw in events:
+        event: InboundEvent = parse_record(json.dumps(raw).encode(), None, 64 * 1024)
+        escalation = replayer.step_event(event).escalation
+        if escalation is not None:
+            found[escalation.escalation_id] = escalation
+    return Expected(escalations=found, states=dict(replayer.sessions))
+
+
+@dataclass(frozen=True)
+class Tally:
+    delivered: int
+    lost: int
+    duplicated: int
+    unexpected: int
+
+
+def tally(expected: Expected, entries: list[tuple[str, Escalation]]) -> Tally:
+    """Compare queue entries with the expected escalations. ``duplicated`` counts extra entries
+    of one escalation and extra entries of one session (a session escalates at most once)."""
+    ids = Counter(escalation.escalation_id for _, escalation in entries)
+    per_session = Counter(escalation.session_id for _, escalation in entries)
+    duplicated = sum(n - 1 for n in ids.values()) + sum(
+        n - 1 for session, n in per_session.items() if n > 1 and session in expected.sessions
+    )
+    delivered = sum(1 for escalation_id in expected.escalations if ids[escalation_id])
+    return Tally(
+        delivered=delivered,
+        lost=len(expected.escalations) - delivered,
+        duplicated=duplicated,
+        unexpected=sum(1 for escalation_id in ids if escalation_id not in expected.escalations),
+    )
+
+
+@dataclass(frozen=True)
+class FaultResult:
+    fault: str
+    events_sent: int
+    expected: int
+    delivered: int
+    lost: int
+    duplicated: int
+
+
+RESULTS: list[FaultResult] = []
+
+
+def record_result(fault: str, events_sent: int, expected: Expected, counted: Tally) -> None:
+    """Remember one fault test's outcome for the end-of-run table."""
+    RESULTS.append(
+        FaultResult(
+            fault=fault,
+            events_sent=events_sent,
+            expected=len(expected.escalations),
+            delivered=counted.delivered,
+            lost=counted.lost,
+            duplicated=counted.duplicated,
+        )
+    )
+
+
+def results_table(results: list[FaultResult]) -> str:
+    """A Markdown table, one row per fault test."""
+    header = (
+        "fault",
+        "events sent",
+        "escalations expected",
+        "delivered",
+        "lost",
+        "duplicated",
+    )
+    rows = [
+        (r.fault, str(r.events_sent), str(r.expected), str(r.delivered), str(r.lost),
+         str(r.duplicated))
+        for r in results
+    ]  # fmt: skip
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        padded = [
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = (
+        "|"
+        + "|".join("-" * (width + 1) + (":" if i else "-") for i, width in enumerate(widths))
+        + "|"
+    )
+    return "\n".join([line(header), rule, *(line(row) for row in rows)])
+
+
+def stat(worker: WorkerProcess, name: str) -> int:
+    """One /stats counter of a running worker (0 when absent or unreachable)."""
+    try:
+        status, body = worker.get_json("/stats")
+    except (OSError, ValueError):
+        return 0
+    return int(body.get(name, 0)) if status == 200 else 0
+
+
+def session_state(worker: WorkerProcess, session: str) -> SessionState | None:
+    try:
+        status, body = worker.get_json(f"/sessions/{session}")
+    except (OSError, ValueError):
+        return None
+    return SessionState.from_json_dict(body) if status == 200 else None
+
+
+def states_match(worker: WorkerProcess, expected: Expected, sessions: list[str]) -> bool:
+    """Every sampled session's stored state equals the offline replay's."""
+    return all(session_state(worker, s) == expected.states[s] for s in sessions)
+
+
+def sample(expected: Expected, size: int = 24) -> list[str]:
+    """A spread of sessions, escalating and not, for state comparisons."""
+    names = sorted(expected.states)
+    step = max(len(names) // size, 1)
+    return names[::step][:size]
+
+
+@dataclass
+class RedisServer:
+    """A private ``redis-server`` on a free port, with an append-only file synced at every
+    write, so killing it (SIGKILL) and starting it again on the same port keeps the queues, as
+    a production Redis with persistence would."""
+
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    _process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> "redis.Redis":
+        return redis.Redis.from_url(self.url, socket_timeout=5)
+
+    def start(self) -> "RedisServer":
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with (self.workdir / "redis.log").open("ab") as log:
+            self._process = subprocess.Popen(
+                [
+                    "redis-server",
+                    "--port", str(self.port),
+                    "--bind", "127.0.0.1",
+                    "--dir", str(self.workdir),
+                    "--save", "",
+                    "--appendonly", "yes",
+                    "--appendfsync", "always",
+                    "--daemonize", "no",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if self.client().ping():
+                    return self
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def kill(self) -> None:
+        """SIGKILL: Redis vanishes at once; the append-only file keeps what was written."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGCONT)
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> "RedisServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.25) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
