@@ -13,6 +13,7 @@ import argparse
 import json
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -78,7 +79,12 @@ def measure(sessions: int, repeats: int) -> dict[str, Any]:
     rows["validate + decide, worker gc"] = _time(replay, repeats)
     sizes = sorted(len(json.dumps(state.to_json_dict())) for state in final_states.values())
     escalated = sum(1 for state in final_states.values() if state.escalation is not None)
+    tracemalloc.start()
+    decide()  # one more pass, traced: what the open sessions' states hold in memory
+    held, _peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
     return {
+        "memory_per_session": held / max(len(final_states), 1),
         "events": len(lines),
         "sessions": len(final_states),
         "escalated_sessions": escalated,
@@ -119,7 +125,8 @@ def main() -> None:
     console.print(
         f"escalated sessions: {result['escalated_sessions']:,} of {result['sessions']:,}; "
         f"stored state per session: median {result['state_bytes_median']:,} B, "
-        f"max {result['state_bytes_max']:,} B (JSON)"
+        f"max {result['state_bytes_max']:,} B (JSON); in memory "
+        f"{result['memory_per_session']:,.0f} B per open session (tracemalloc)"
     )
 
 

@@ -9,6 +9,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import NoReturn
 
 from pydantic import ValidationError
@@ -30,7 +31,14 @@ MAX_NAME_SHOWN = 40
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # C0 controls except tab, newline and carriage return; DEL; C1 controls.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_WORD = re.compile(r"\S+")
+# In valid JSON text, a decoded string can only hold a surrogate or a control character if the
+# text has an escape for one (\uD800-\uDFFF, \u0000-\u001F, \u007F-\u009F, \b, \f) or a
+# raw DEL/C1 character (raw C0 characters are refused by the parser): without one, the walk
+# over every string is skipped. An escaped backslash may look like one: then it just walks.
+_MAYBE_HOSTILE = re.compile(
+    r"\\(?:u(?:[dD][89a-fA-F]|00[01][0-9a-fA-F]|007[fF]|00[89][0-9a-fA-F])|[bf])"
+    "|[\x7f-\x9f]"
+)
 
 
 class RejectedRecordError(EscalatorError):
@@ -74,6 +82,9 @@ def _finite_float(text: str) -> float:
     return number
 
 
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 def _too_deep() -> RejectedRecordError:
     return RejectedRecordError(
         DeadLetterReason.MALFORMED_JSON, f"not JSON: nested deeper than {MAX_NESTING} levels"
@@ -83,7 +94,7 @@ def _too_deep() -> RejectedRecordError:
 def _load_json(text: str) -> object:
     """Strict JSON: no NaN/Infinity, finite numbers, bounded nesting."""
     try:
-        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise RejectedRecordError(
             DeadLetterReason.MALFORMED_JSON,
@@ -124,6 +135,19 @@ def _strings(document: object) -> Iterator[tuple[str, str]]:
             )
 
 
+def _check_depth(document: object) -> None:
+    """Refuse nesting deeper than MAX_NESTING (iteratively: hostile depth cannot exhaust the
+    stack)."""
+    stack: list[tuple[object, int]] = [(document, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth >= MAX_NESTING:
+                raise _too_deep()
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)
+
+
 def _check_characters(document: object) -> None:
     """Reject lone surrogates (UTF-8 cannot encode them) and control characters anywhere."""
     for where, value in _strings(document):
@@ -159,15 +183,22 @@ def _free_text(event: InboundEvent) -> Iterator[tuple[str, str]]:
 
 def _check_words(event: InboundEvent, max_word_chars: int) -> None:
     """Reject a run of non-space characters no person writes (a blob, an attack)."""
+    if isinstance(event, MessageEvent) and not event.metadata and len(event.text) <= max_word_chars:
+        return
+    too_long = _long_word(max_word_chars)
     for where, text in _free_text(event):
-        for word in _WORD.finditer(text):
-            length = word.end() - word.start()
-            if length > max_word_chars:
-                raise RejectedRecordError(
-                    DeadLetterReason.LONG_WORD,
-                    f"{where}: a word of {length} characters without a space at character "
-                    f"{word.start()}; the limit is {max_word_chars}",
-                )
+        if len(text) > max_word_chars and (word := too_long.search(text)):
+            raise RejectedRecordError(
+                DeadLetterReason.LONG_WORD,
+                f"{where}: a word of {word.end() - word.start()} characters without a space at "
+                f"character {word.start()}; the limit is {max_word_chars}",
+            )
+
+
+@lru_cache(maxsize=8)
+def _long_word(max_word_chars: int) -> re.Pattern[str]:
+    """A run of non-space characters longer than the limit (greedy: the whole run)."""
+    return re.compile(rf"\S{{{max_word_chars + 1},}}")
 
 
 def parse_record(
@@ -194,7 +225,10 @@ def parse_record(
     document = _load_json(text)
     # Before the schema: pydantic would call a lone surrogate a schema violation, and error
     # messages quote keys, which must be printable first.
-    _check_characters(document)
+    if _MAYBE_HOSTILE.search(text):
+        _check_characters(document)  # walks every string, checking the nesting on the way
+    elif text.count("[") + text.count("{") > MAX_NESTING:
+        _check_depth(document)
     try:
         event = inbound_event_adapter.validate_python(document)
     except ValidationError as exc:

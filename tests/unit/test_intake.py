@@ -18,6 +18,9 @@ from schemas.inbound import InboundEvent, inbound_event_adapter
 from schemas.lifecycle import HandoffEvent
 from workers.decision import DecisionEngine, SessionState
 from workers.intake import (
+    _CONTROL,
+    _MAYBE_HOSTILE,
+    _SURROGATE,
     DEFAULT_MAX_WORD_CHARS,
     MAX_NESTING,
     RejectedRecordError,
@@ -492,3 +495,17 @@ def test_hostile_but_valid_text_escalates_normally_when_a_person_is_asked_for(te
     opened = engine.apply(None, first)
     answered = engine.apply(opened.state, asked)
     assert (opened.escalation or answered.escalation) is not None
+
+
+@given(st.text(alphabet=st.characters(codec=None, min_codepoint=0, max_codepoint=0xFFFF)))
+def test_the_shortcut_never_skips_a_string_that_needs_the_character_walk(value: str) -> None:
+    """Skipping the walk is only a shortcut: whenever a decoded string holds a surrogate or
+    a control character, the JSON text it came from matches the pre-check."""
+    hostile = _SURROGATE.search(value) or _CONTROL.search(value)
+    texts = [json.dumps({"x": value})]
+    unescaped = json.dumps({"x": value}, ensure_ascii=False)
+    if not _SURROGATE.search(unescaped):  # raw surrogates cannot come out of UTF-8 decoding
+        texts.append(unescaped)
+    for text in texts:
+        if hostile:
+            assert _MAYBE_HOSTILE.search(text)
