@@ -15,20 +15,26 @@ from workers.queues.keys import QueueKeys
 # How long the idempotency marker outlives the enqueue: longer than any realistic redelivery.
 MARKER_TTL_SECONDS = 14 * 24 * 3600
 
-# Atomic: the marker and the stream entry are written together or not at all, so however often
-# an escalation is offered, exactly one entry exists.
-# KEYS: marker, stream, index. ARGV: payload, ttl, escalation_id, session_id, priority.
-ENQUEUE_SCRIPT = """
-local existing = redis.call('GET', KEYS[1])
+
+def _enqueue_lua(marker: int, stream: int, index: int) -> str:
+    """The enqueue step, on the given KEYS positions. ARGV: payload, ttl, escalation_id,
+    session_id, priority."""
+    return f"""
+local existing = redis.call('GET', KEYS[{marker}])
 if existing then
-  return {0, existing}
+  return {{0, existing}}
 end
-local entry = redis.call('XADD', KEYS[2], '*',
+local entry = redis.call('XADD', KEYS[{stream}], '*',
   'escalation_id', ARGV[3], 'session_id', ARGV[4], 'priority', ARGV[5], 'payload', ARGV[1])
-redis.call('SET', KEYS[1], entry, 'EX', tonumber(ARGV[2]))
-redis.call('SADD', KEYS[3], KEYS[2])
-return {1, entry}
+redis.call('SET', KEYS[{marker}], entry, 'EX', tonumber(ARGV[2]))
+redis.call('SADD', KEYS[{index}], KEYS[{stream}])
+return {{1, entry}}
 """
+
+
+# Atomic: the marker and the stream entry are written together or not at all, so however often
+# an escalation is offered, exactly one entry exists. KEYS: marker, stream, index.
+ENQUEUE_SCRIPT = _enqueue_lua(marker=1, stream=2, index=3)
 
 # Take an escalation out of its queue (answered elsewhere, session ended); the marker stays,
 # so a redelivered event cannot put it back. KEYS: marker, stream.
@@ -48,16 +54,7 @@ local old = redis.call('GET', KEYS[1])
 if old then
   redis.call('XDEL', KEYS[2], old)
 end
-local existing = redis.call('GET', KEYS[3])
-if existing then
-  return {0, existing}
-end
-local entry = redis.call('XADD', KEYS[4], '*',
-  'escalation_id', ARGV[3], 'session_id', ARGV[4], 'priority', ARGV[5], 'payload', ARGV[1])
-redis.call('SET', KEYS[3], entry, 'EX', tonumber(ARGV[2]))
-redis.call('SADD', KEYS[5], KEYS[4])
-return {1, entry}
-"""
+""" + _enqueue_lua(marker=3, stream=4, index=5)
 
 
 @dataclass(frozen=True, slots=True)
