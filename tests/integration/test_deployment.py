@@ -19,7 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 
-TOPICS = ("chat-events", "escalations", "chat-events-dead-letters")
+TOPICS = (
+    "chat-events",
+    "escalations",
+    "chat-events-dead-letters",
+    "handoff-events",
+    "escalator-ticks",
+    "bot-control",
+)
 REQUIRED_SERVICES = ("kafka", "kafka-init", "redis", "worker")
 
 
