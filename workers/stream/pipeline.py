@@ -157,15 +157,23 @@ class Pipeline:
             log.info("bot command %s session=%s (%s)", command.command, session_id, command.reason)
             await self._send_command(session_id.encode(), command.model_dump_json().encode())
 
-    async def _with_redis(self, operation: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run a Redis operation, retrying with backoff for as long as Redis is away: the
-        partition waits, so no offset is committed past an effect that did not happen."""
+    async def _with_redis(self, operation: Callable[..., Awaitable[T]], *args: Escalation) -> T:
+        """Run a Redis operation on escalations (the last one is the one it is about),
+        retrying with backoff for as long as Redis is away: the partition waits, so no offset
+        is committed past an effect that did not happen."""
         delay = FIRST_RETRY_SECONDS
         while True:
             try:
                 return await operation(*args)
             except QueueUnavailableError as exc:
-                log.warning("waiting for Redis (%s); retry in %.1fs", exc, delay)
+                log.warning(
+                    "waiting for Redis to %s escalation %s of session %s (%s); retry in %.1fs",
+                    operation.__name__,
+                    args[-1].escalation_id,
+                    args[-1].session_id,
+                    exc,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_ceiling)
 
