@@ -23,7 +23,8 @@ COPY pyproject.toml README.m[d] ./
 COPY schemas/ ./schemas/
 COPY workers/ ./workers/
 
-RUN pip wheel --wheel-dir /wheels .
+# The rocksdb extra (rocksdict, a self-contained binary wheel) backs ESCALATOR_STORE=rocksdb://.
+RUN pip wheel --wheel-dir /wheels ".[rocksdb]"
 
 
 FROM python:3.11.11-slim-bookworm AS runtime
@@ -41,10 +42,11 @@ RUN groupadd --system --gid 10001 escalator \
 
 # The wheels are bind-mounted from the build stage, so they never become an image layer.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-index --find-links=/wheels escalator
+    pip install --no-index --find-links=/wheels "escalator[rocksdb]"
 
-# The Faust web server must be reachable from outside the container for the health check
-# and for metrics; everything else comes from the environment (see workers/settings.py).
+# The Faust web server must be reachable from outside the container for probes and for
+# /metrics; everything else comes from the environment (see workers/settings.py). The data
+# directory holds the RocksDB store when ESCALATOR_STORE=rocksdb:// (give it a volume).
 ENV ESCALATOR_WEB_HOST=0.0.0.0 \
     ESCALATOR_WEB_PORT=6066 \
     ESCALATOR_DATA_DIR=/var/lib/escalator
@@ -54,9 +56,11 @@ USER 10001:10001
 
 EXPOSE 6066
 
-# The first start joins the consumer group and recovers tables, hence the long start period.
+# Liveness (/health: the process and its event loop answer), not readiness (/ready is 503
+# during every rebalance, which is no reason to restart). The first start joins the consumer
+# group and recovers tables, hence the long start period.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('ESCALATOR_WEB_PORT', '6066') + '/', timeout=4).read()"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('ESCALATOR_WEB_PORT', '6066') + '/health', timeout=4).read()"]
 
 ENTRYPOINT ["escalator"]
 CMD ["worker"]

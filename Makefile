@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration schemas bench eval clean
+.PHONY: demo test tools lint typecheck unit integration schemas bench profile eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,14 @@ demo: $(STAMP)
 	$(BIN)/escalator demo
 
 ## test: lint, type-check, then the whole suite (unit + real broker + real Redis)
-test: $(STAMP) lint typecheck
+test: $(STAMP) tools lint typecheck
 	$(BIN)/pytest
+
+## tools: what the suite drives besides Python, from Debian's packages when missing:
+## Chromium (the live board's browser tests) and promtool (the alert rules' tests)
+tools:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+	@command -v promtool >/dev/null || (apt-get update && apt-get install -y --no-install-recommends prometheus)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -33,9 +39,14 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration
 
-## bench: decision-core throughput on one core, with baselines measured in the same run
+## bench: the worker beside its baselines in one run (throughput, latency, memory, recovery,
+## decision core); BENCH_ARGS passes options, e.g. BENCH_ARGS="--quick" or "--sessions 10000"
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.decision_core
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+## profile: the full-pipeline throughput run under py-spy; the top functions by self time
+profile: $(STAMP)
+	$(BIN)/python -m benchmarks.run --only throughput --runs 1 --profile $(BENCH_ARGS)
 
 ## eval: measure decisions on the labelled public data next to the checkout
 eval: $(STAMP)

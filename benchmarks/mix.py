@@ -63,6 +63,7 @@ ESCALATING: tuple[tuple[tuple[str, str], ...], ...] = (
 STREETS = ("Oak", "Elm", "Mill", "Station", "Church", "Park", "High")
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 ESCALATING_SHARE = 0.06
+DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 def _fill(template: str, rng: random.Random) -> str:
@@ -94,10 +95,14 @@ def _session_events(
     return events
 
 
-def generate(sessions: int, seed: int = 7, concurrent: int = 2_000) -> Iterator[dict[str, Any]]:
-    """Events of ``sessions`` conversations, about ``concurrent`` of them open at any time."""
+def generate(
+    sessions: int, seed: int = 7, concurrent: int = 2_000, start: datetime = DEFAULT_START
+) -> Iterator[dict[str, Any]]:
+    """Events of ``sessions`` conversations, about ``concurrent`` of them open at any time,
+    the first at ``start`` (the worker's clock ticks compare event times with the wall clock,
+    so runs through a worker start near it)."""
     rng = random.Random(seed)
-    clock = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    clock = start
     pending: list[list[dict[str, Any]]] = []
     started = 0
     while started < sessions or pending:
@@ -118,3 +123,21 @@ def generate(sessions: int, seed: int = 7, concurrent: int = 2_000) -> Iterator[
 def generate_lines(sessions: int, seed: int = 7, concurrent: int = 2_000) -> list[bytes]:
     """The mix as JSON records, as they would arrive from Kafka."""
     return [json.dumps(event).encode() for event in generate(sessions, seed, concurrent)]
+
+
+def opening_session_id(number: int) -> str:
+    """The session id of ``opening_events``' session ``number`` (from 0)."""
+    return f"m-{number}"
+
+
+def opening_events(sessions: int, start: datetime, seed: int = 11) -> Iterator[dict[str, Any]]:
+    """Two routine events per session (the customer's question, the bot's answer), sessions
+    one after another: state for ``sessions`` open sessions, none of them escalating."""
+    rng = random.Random(seed)
+    script = ROUTINE[0][:2]
+    clock = start
+    for number in range(sessions):
+        for event in _session_events(opening_session_id(number), script, rng):
+            clock += timedelta(microseconds=rng.randint(100, 2_000))
+            event["ts"] = clock.isoformat().replace("+00:00", "Z")
+            yield event

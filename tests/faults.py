@@ -6,6 +6,7 @@ be killed and started again on the same port, and a registry of per-fault result
 ``tests/conftest.py`` prints as a table at the end of the run.
 """
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
 from schemas.escalation import Escalation
 from schemas.inbound import InboundEvent
@@ -289,3 +292,59 @@ def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 
             return True
         time.sleep(interval)
     return predicate()
+
+
+class _WorkerProtocolAssignor(RoundRobinPartitionAssignor):  # type: ignore[misc]
+    """Round robin under the name of the worker's assignor: the broker remembers a group's
+    protocol, so a member speaking another one is refused."""
+
+    name = "faust"
+
+
+def commit_past_everything(bootstrap: str, group: str, topic: str) -> int:
+    """Commit ``group``'s offsets to the end of every partition of ``topic``, as a consumer
+    that acknowledged records without handing them over would; the records passed over.
+    Call it with no worker running (a stopped worker's membership may take a while to go)."""
+
+    async def commit() -> int:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+            partition_assignment_strategy=(_WorkerProtocolAssignor,),
+        )
+        await consumer.start()
+        try:
+            consumer.subscribe([topic])  # the broker takes commits from members only
+            while not consumer.assignment():
+                await consumer.getmany(timeout_ms=200, max_records=1)
+            partitions = sorted(consumer.assignment())
+            committed = {tp: (await consumer.committed(tp)) or 0 for tp in partitions}
+            # Read to the end: the embedded broker's end offsets count batches, not records.
+            ends = dict(committed)
+            await consumer.seek_to_beginning(*partitions)
+            while batch := await consumer.getmany(timeout_ms=1_000):
+                for tp, records in batch.items():
+                    ends[tp] = max(ends[tp], records[-1].offset + 1)
+            await consumer.commit(ends)
+            return sum(ends[tp] - committed[tp] for tp in partitions)
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(commit())
+
+
+def committed_total(bootstrap: str, group: str, topic: str) -> int:
+    """The sum of ``group``'s committed offsets over ``topic``'s partitions."""
+
+    async def read() -> int:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+        await consumer.start()
+        try:
+            partitions = consumer.partitions_for_topic(topic) or set()
+            offsets = [await consumer.committed(TopicPartition(topic, p)) for p in partitions]
+            return sum(offset or 0 for offset in offsets)
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())

@@ -3,22 +3,87 @@
 import argparse
 import asyncio
 import logging
+import os
 import signal
+import socket
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from workers.errors import EscalatorError
-from workers.logs import configure_logging
+from workers.errors import EscalatorError, ServiceUnavailableError
+from workers.logs import configure_logging, worker_logging
 from workers.settings import Settings, load_settings
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
 EXIT_USAGE = 2
+SERVICE_CHECK_TIMEOUT_SECONDS = 3.0
+
+
+def require_redis(settings: Settings) -> None:
+    """Raise ServiceUnavailableError, saying how to get one, unless Redis answers a PING.
+
+    Checked before a command starts, so a missing Redis is one clear line instead of the
+    retries and tracebacks of the command's own client.
+    """
+    import redis
+
+    client = redis.Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_connect_timeout=SERVICE_CHECK_TIMEOUT_SECONDS,
+        socket_timeout=SERVICE_CHECK_TIMEOUT_SECONDS,
+        **settings.redis_client_kwargs(),
+    )
+    try:
+        client.ping()
+    except redis.AuthenticationError:
+        raise ServiceUnavailableError(
+            f"Redis at {settings.redis_url_for_display} refused the credentials; fix the user "
+            "and password in REDIS_URL or ESCALATOR_REDIS_USERNAME / ESCALATOR_REDIS_PASSWORD"
+        ) from None
+    except (redis.ConnectionError, redis.TimeoutError, OSError):
+        raise ServiceUnavailableError(
+            f"no Redis answers at {settings.redis_url_for_display}; start one with "
+            "`redis-server --daemonize yes`, or point REDIS_URL at a running Redis"
+        ) from None
+    finally:
+        client.close()
+
+
+def require_broker(settings: Settings) -> None:
+    """Raise ServiceUnavailableError, saying how to get one, unless a bootstrap server accepts
+    a TCP connection (Kafka clients would log a retry per attempt before giving up)."""
+    for server in settings.bootstrap_servers:
+        host, _, port = server.rpartition(":")
+        try:
+            address = (host.strip("[]") or "127.0.0.1", int(port))
+            with socket.create_connection(address, timeout=SERVICE_CHECK_TIMEOUT_SECONDS):
+                return
+        except (OSError, ValueError):
+            continue
+    raise ServiceUnavailableError(
+        f"no Kafka broker answers at {settings.broker_url}; start one with `escalator broker`, "
+        "or point ESCALATOR_BROKER_URL at a running Kafka"
+    )
+
+
+def progress_console() -> "Console":
+    """Where progress bars are drawn: standard error, so standard output stays data. Bars show
+    only when it is a terminal (rich's ``is_terminal``)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def _run_worker(settings: Settings) -> int:
-    import faust
+    require_broker(settings)
+    require_redis(settings)
 
-    from workers.runtime import tune_gc
+    from workers.runtime import service_worker, tune_gc
     from workers.stream.app import build_app
     from workers.stream.topics import ensure_topics
 
@@ -27,7 +92,12 @@ def _run_worker(settings: Settings) -> int:
     loop.run_until_complete(ensure_topics(settings))
     worker = build_app(settings)
     tune_gc()
-    faust.Worker(worker.app, loop=loop, loglevel=settings.log_level).execute_from_commandline()
+    service_worker(
+        worker.app,
+        loop,
+        loglevel=settings.log_level,
+        **worker_logging(settings.log_format, settings.log_level),
+    ).execute_from_commandline()
     return 0
 
 
@@ -53,18 +123,73 @@ def _policy_path(option: str | None, settings: Settings) -> Path | None:
     return Path(option) if option else settings.policy_file
 
 
+def _input_bytes(paths: Sequence[str]) -> int | None:
+    """Total size of the input files; None when one has no known size (standard input, a
+    pipe). Raises OSError naming a file that cannot be read, before anything is replayed."""
+    sizes: list[int | None] = []
+    for name in list(paths) or ["-"]:
+        if name == "-":
+            sizes.append(None)
+            continue
+        with Path(name).open("rb") as handle:
+            status = os.fstat(handle.fileno())
+        sizes.append(status.st_size if stat.S_ISREG(status.st_mode) else None)
+    known = [size for size in sizes if size is not None]
+    return sum(known) if len(known) == len(sizes) else None
+
+
+def replay_progress(console: "Console") -> "Progress":
+    """The bytes-read bar of ``escalator replay``; disabled unless ``console`` is a terminal.
+
+    Standard output is not redirected through the bar: escalations must reach a pipe or file
+    unchanged. Standard error is, so invalid-line reports print above the bar.
+    """
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    return Progress(
+        TextColumn("replaying"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        redirect_stdout=False,
+        disable=not console.is_terminal,
+    )
+
+
 def _run_replay(paths: Sequence[str], trace: bool, policy: Path | None, settings: Settings) -> int:
     from workers.decision import DecisionEngine
     from workers.decision.policy import load_policy
     from workers.replay import Replayer, read_lines
 
+    try:
+        total = _input_bytes(paths)
+    except OSError as exc:
+        print(f"escalator: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
     engine = DecisionEngine(load_policy(policy))
     replayer = Replayer(
         engine,
         max_record_bytes=settings.max_record_bytes,
         max_word_chars=settings.max_word_chars,
     )
-    stats = replayer.run(read_lines(paths, sys.stdin), sys.stdout, sys.stderr, trace=trace)
+    with replay_progress(progress_console()) as progress:
+        task = progress.add_task("replaying", total=total)
+
+        def advance(size: int) -> None:
+            progress.advance(task, size)
+
+        lines = read_lines(paths, sys.stdin, on_read=advance)
+        stats = replayer.run(lines, sys.stdout, sys.stderr, trace=trace)
     if stats.invalid_lines:
         print(f"{stats.invalid_lines} invalid line(s) skipped", file=sys.stderr)
         return 1
@@ -124,7 +249,7 @@ def _run_eval(
     if limit is not None and limit < 1:
         print("escalator: --limit must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    result = run_evaluation(data, limit=limit, console=Console(stderr=True))
+    result = run_evaluation(data, limit=limit, console=progress_console())
     # Piped into a file, the table keeps its natural width instead of wrapping at 80.
     Console(width=None if sys.stdout.isatty() else 200).print(render_table(result))
     if json_path:
@@ -142,7 +267,11 @@ def _run_desk(args: argparse.Namespace, settings: Settings) -> int:
         if args.interval <= 0 or args.limit < 1:
             print("escalator: --interval must be positive, --limit at least 1", file=sys.stderr)
             return EXIT_USAGE
+        require_redis(settings)
         return commands.tail(settings, args.queue, args.once, args.interval, args.limit)
+    # Claiming and reporting both publish a handoff event and change Redis.
+    require_broker(settings)
+    require_redis(settings)
     if args.action == "claim":
         return commands.claim(settings, args.queues, args.consumer, args.agent, args.claim_timeout)
     status = {

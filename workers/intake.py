@@ -59,10 +59,17 @@ def _show(name: str) -> str:
     return shown + "..." if len(name) > MAX_NAME_SHOWN else shown
 
 
+def _printable(message: str) -> str:
+    """A message that may quote the record (pydantic echoes bad values), control characters
+    escaped so the one-line error stays one printable line."""
+    return message if message.isprintable() else json.dumps(message)[1:-1]
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     """One line per problem, each with the field's location, e.g. ``action.status: ...``."""
     problems = [
-        f"{'.'.join(_show(str(part)) for part in err['loc']) or '<record>'}: {err['msg']}"
+        f"{'.'.join(_show(str(part)) for part in err['loc']) or '<record>'}: "
+        + _printable(err["msg"])
         for err in exc.errors(include_url=False)[:MAX_ERRORS_SHOWN]
     ]
     hidden = exc.error_count() - len(problems)

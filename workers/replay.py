@@ -4,7 +4,7 @@ No Kafka, no Redis: state lives in a dict, in input order. This is what ``escala
 and the evaluation run.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -33,17 +33,29 @@ class SourceLine:
     text: str
 
 
-def read_lines(paths: Iterable[str], stdin: IO[str]) -> Iterator[SourceLine]:
-    """Lines of each path in turn; ``-`` (or no path at all) reads standard input."""
+def read_lines(
+    paths: Iterable[str], stdin: IO[str], on_read: Callable[[int], None] | None = None
+) -> Iterator[SourceLine]:
+    """Lines of each path in turn; ``-`` (or no path at all) reads standard input.
+
+    ``on_read`` gets the size in bytes of each line as it is read (a progress bar's hook).
+    """
     names = list(paths) or ["-"]
     for name in names:
         if name == "-":
-            for number, text in enumerate(stdin, start=1):
-                yield SourceLine("<stdin>", number, text)
+            yield from _numbered("<stdin>", stdin, on_read)
             continue
         with Path(name).open(encoding="utf-8", errors="surrogateescape") as handle:
-            for number, text in enumerate(handle, start=1):
-                yield SourceLine(name, number, text)
+            yield from _numbered(name, handle, on_read)
+
+
+def _numbered(
+    source: str, handle: IO[str], on_read: Callable[[int], None] | None
+) -> Iterator[SourceLine]:
+    for number, text in enumerate(handle, start=1):
+        if on_read is not None:
+            on_read(len(text.encode("utf-8", errors="surrogateescape")))
+        yield SourceLine(source, number, text)
 
 
 class Replayer:

@@ -4,6 +4,7 @@ Names are ``ESCALATOR_<FIELD>`` (``REDIS_URL`` is also accepted for the Redis UR
 are ``SecretStr`` so they never reach a log or a ``repr``.
 """
 
+import socket
 import ssl
 from enum import StrEnum
 from pathlib import Path
@@ -52,6 +53,13 @@ class SaslMechanism(StrEnum):
     SCRAM_SHA_512 = "SCRAM-SHA-512"
 
 
+class LogFormat(StrEnum):
+    """How the worker writes its log lines."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
 _EMBEDDED_GROUP_TIMEOUTS = (5.0, 10.0, 1.0)
 _KAFKA_GROUP_TIMEOUTS = (60.0, 60.0, 3.0)
 
@@ -97,7 +105,16 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".escalator/data")
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=1, le=65535)
+    web_advertised_host: str | None = Field(
+        default=None,
+        description="How other workers reach this one's web server (GET /sessions/{id} is "
+        "forwarded to the key's owner); default: web_host, or the host name when web_host "
+        "binds every interface.",
+    )
     log_level: str = "info"
+    log_format: LogFormat = Field(
+        default=LogFormat.TEXT, description="text for people, json (one object a line) for ops."
+    )
 
     policy_file: Path | None = Field(
         default=None, description="Decision policy TOML; None: default."
@@ -108,6 +125,26 @@ class Settings(BaseSettings):
         ge=100,
         le=10_000,
         description="Longest run of non-space characters in free text; longer: dead letter.",
+    )
+    batch_max_records: int = Field(
+        default=500, ge=1, le=10_000, description="Records the agent takes per batch at most."
+    )
+    batch_wait_seconds: float = Field(
+        default=0.02,
+        gt=0,
+        le=1.0,
+        description="How long a batch waits to fill; bounds the latency it adds.",
+    )
+    state_flush_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        le=60.0,
+        description="How long changed session state may wait to be written (0: after every "
+        "batch); events of a session in between share one changelog record, and records are "
+        "acknowledged after the write. See docs/performance.md before raising it.",
+    )
+    max_unflushed_records: int = Field(
+        default=20_000, ge=1, le=1_000_000, description="Records held before a forced write."
     )
     redis_retry_max_seconds: float = Field(default=5.0, gt=0, description="Backoff ceiling.")
     rebalance_timeout_seconds: float | None = Field(
@@ -144,6 +181,14 @@ class Settings(BaseSettings):
             self.session_timeout_seconds or defaults[1],
             self.heartbeat_interval_seconds or defaults[2],
         )
+
+    @property
+    def web_canonical_url(self) -> str:
+        """The URL this worker announces to the others in its consumer group."""
+        host = self.web_advertised_host
+        if host is None:
+            host = socket.gethostname() if self.web_host in ("0.0.0.0", "::") else self.web_host
+        return f"http://{host}:{self.web_port}"
 
     @property
     def redis_url_for_display(self) -> str:

@@ -2,22 +2,29 @@
 
 Docker cannot run on the development machines, so instead of starting the stack these tests
 check its structure, that every image is pinned, and that the Compose file is valid against
-the Compose specification schema (via check-jsonschema).
+the Compose specification schema (via check-jsonschema). The monitoring files it mounts are
+checked with promtool in test_ops_monitoring.py.
 """
 
 import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
+
+from workers.settings import Settings
+from workers.stream.app import build_app
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+PYPROJECT = ROOT / "pyproject.toml"
+WORKER_DATA_DIR = "/var/lib/escalator"
 
 TOPICS = (
     "chat-events",
@@ -27,7 +34,7 @@ TOPICS = (
     "escalator-ticks",
     "bot-control",
 )
-REQUIRED_SERVICES = ("kafka", "kafka-init", "redis", "worker")
+REQUIRED_SERVICES = ("kafka", "kafka-init", "redis", "worker", "prometheus", "grafana")
 
 
 def _compose() -> dict[str, Any]:
@@ -234,8 +241,7 @@ def test_every_image_is_pinned() -> None:
 
 def test_compose_file_matches_the_compose_spec() -> None:
     checker = Path(sys.executable).parent / "check-jsonschema"
-    if not checker.exists():
-        pytest.skip(f"check-jsonschema is not installed next to {sys.executable}")
+    assert checker.exists(), f"check-jsonschema is missing next to {sys.executable}: make test"
     result = subprocess.run(
         [str(checker), "--builtin-schema", "vendor.compose-spec", str(COMPOSE_FILE)],
         capture_output=True,
@@ -284,3 +290,139 @@ def test_dockerfile_health_check_probes_the_web_server() -> None:
     env = " ".join(_arguments_of("ENV"))
     assert "ESCALATOR_WEB_HOST=0.0.0.0" in env
     assert "ESCALATOR_WEB_PORT=6066" in env
+
+
+def _kafka_init_topics() -> dict[str, list[str]]:
+    """Each topic kafka-init creates, with the arguments of its kafka-topics.sh --create."""
+    tokens = shlex.split(_command_text(_service("kafka-init")).replace("\\\n", " "))
+    created: dict[str, list[str]] = {}
+    for start, token in enumerate(tokens):
+        if token != "--create":
+            continue
+        end = next(
+            (i for i in range(start + 1, len(tokens)) if tokens[i].endswith("kafka-topics.sh")),
+            len(tokens),
+        )
+        arguments = tokens[start:end]
+        created[arguments[arguments.index("--topic") + 1]] = arguments
+    return created
+
+
+def _option(arguments: list[str], name: str) -> list[str]:
+    return [arguments[i + 1] for i, token in enumerate(arguments[:-1]) if token == name]
+
+
+def test_the_table_changelog_is_created_compacted_with_the_table_partitions() -> None:
+    """The topic Faust itself names for the sessions table, compacted, one partition per
+    chat-events partition: created by kafka-init instead of implicitly by the first worker."""
+    env = _environment(_service("worker"))
+    settings = Settings(
+        app_id=env.get("ESCALATOR_APP_ID", "escalator"),
+        partitions=int(env["ESCALATOR_PARTITIONS"]),
+    )
+    changelog = build_app(settings).sessions.changelog_topic
+    name = changelog.get_topic_name()
+    created = _kafka_init_topics()
+    assert name in created, f"kafka-init does not create the table changelog {name!r}"
+    arguments = created[name]
+    assert _option(arguments, "--partitions") == [str(changelog.partitions)]
+    assert _option(arguments, "--partitions") == _option(created["chat-events"], "--partitions")
+    assert "cleanup.policy=compact" in _option(arguments, "--config"), arguments
+    assert changelog.compacting, "Faust no longer declares the changelog as compacted"
+
+
+def test_worker_keeps_its_rocksdb_store_on_its_own_volume() -> None:
+    service = _service("worker")
+    env = _environment(service)
+    assert env.get("ESCALATOR_STORE") == "rocksdb://"
+    assert env.get("ESCALATOR_DATA_DIR") == WORKER_DATA_DIR
+    volumes = [str(volume) for volume in service.get("volumes", [])]
+    # Anonymous (no source): one volume per replica; a named one would be shared.
+    assert WORKER_DATA_DIR in volumes, volumes
+
+
+def test_worker_logs_json() -> None:
+    assert _environment(_service("worker")).get("ESCALATOR_LOG_FORMAT") == "json"
+
+
+def test_prometheus_loads_the_rules_and_publishes_on_loopback_only() -> None:
+    service = _service("prometheus")
+    assert str(service.get("image", "")).startswith("prom/prometheus:v"), service.get("image")
+    mounts = {
+        str(volume).split(":")[1]: str(volume).split(":")[0]
+        for volume in service.get("volumes", [])
+    }
+    assert (ROOT / mounts["/etc/prometheus"]).resolve() == ROOT / "ops" / "prometheus"
+    assert "--config.file=/etc/prometheus/prometheus.yml" in service.get("command", [])
+    for port in service.get("ports", []):
+        assert str(port).startswith("127.0.0.1:"), port
+
+
+def test_prometheus_scrapes_every_worker_replica() -> None:
+    config = yaml.safe_load((ROOT / "ops" / "prometheus" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    escalator = jobs["escalator"]
+    assert escalator.get("metrics_path", "/metrics") == "/metrics"
+    (discovery,) = escalator["dns_sd_configs"]
+    assert discovery["names"] == ["worker"]
+    assert discovery["type"] == "A"
+    assert str(discovery["port"]) == _environment(_service("worker"))["ESCALATOR_WEB_PORT"]
+    assert config["rule_files"] == ["alerts.yml"]
+
+
+def test_grafana_is_provisioned_with_prometheus_and_the_dashboard() -> None:
+    service = _service("grafana")
+    assert str(service.get("image", "")).startswith("grafana/grafana:"), service.get("image")
+    mounts = {
+        str(volume).split(":")[1]: str(volume).split(":")[0]
+        for volume in service.get("volumes", [])
+    }
+    provisioning = (ROOT / mounts["/etc/grafana/provisioning"]).resolve()
+    assert provisioning == ROOT / "ops" / "grafana" / "provisioning"
+    datasources = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())
+    (datasource,) = datasources["datasources"]
+    assert datasource["type"] == "prometheus"
+    assert datasource["url"] == "http://prometheus:9090"
+    providers = yaml.safe_load((provisioning / "dashboards" / "escalator.yml").read_text())
+    (provider,) = providers["providers"]
+    dashboards = (ROOT / mounts[provider["options"]["path"]]).resolve()
+    assert (dashboards / "escalator.json").is_file(), dashboards
+    env = _environment(service)
+    # No default admin password: compose refuses to start until one is given.
+    assert re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}", env["GF_SECURITY_ADMIN_PASSWORD"])
+    for port in service.get("ports", []):
+        assert str(port).startswith("127.0.0.1:"), port
+
+
+def test_dockerfile_base_images_name_a_full_version() -> None:
+    for arguments in _arguments_of("FROM"):
+        image = arguments.split()[0]
+        if ":" in image:
+            assert re.search(r":\d+\.\d+\.\d+", image), f"{image!r} is not pinned to x.y.z"
+
+
+def test_dockerfile_installs_the_rocksdb_extra_that_pyproject_defines() -> None:
+    extras = tomllib.loads(PYPROJECT.read_text())["project"]["optional-dependencies"]
+    installs = " ".join(_arguments_of("RUN"))
+    named = set(re.findall(r"\[(\w+)\]", installs))
+    assert "rocksdb" in named, installs
+    for extra in named:
+        assert extra in extras, f"the Dockerfile installs {extra!r}, which pyproject lacks"
+    assert any("rocksdict" in requirement for requirement in extras["rocksdb"])
+
+
+def test_dockerfile_health_check_uses_a_health_endpoint() -> None:
+    (check,) = _arguments_of("HEALTHCHECK")[-1:]
+    assert re.search(r"'/(health|ready)'", check), check
+
+
+def test_dockerfile_carries_no_secrets() -> None:
+    secret_names = re.compile(r"(PASSWORD|SECRET|TOKEN|CREDENTIAL|API_KEY)", re.IGNORECASE)
+    for keyword in ("ENV", "ARG", "LABEL"):
+        for arguments in _arguments_of(keyword):
+            assert not secret_names.search(arguments), f"{keyword} {arguments}"
+    copied = " ".join(_arguments_of("COPY") + _arguments_of("ADD"))
+    assert ".env" not in copied, copied
+    ignored = DOCKERIGNORE.read_text().split()
+    for pattern in (".env", ".env.*", ".git", ".venv"):
+        assert pattern in ignored, f".dockerignore must exclude {pattern}"

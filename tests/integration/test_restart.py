@@ -28,7 +28,13 @@ def applied(worker: WorkerProcess) -> int:
     return sum(state["events_applied"] for state in states(worker).values())
 
 
-def test_state_continues_from_the_changelog_after_a_restart(deployment: Deployment) -> None:
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
+def test_state_continues_from_the_changelog_after_a_restart(
+    deployment: Deployment, store: str
+) -> None:
+    """In memory, the new worker reads the whole changelog; with RocksDB it keeps its local
+    files and reads only what the changelog has beyond them."""
+    deployment.extra_env["ESCALATOR_STORE"] = store
     worker = deployment.start_worker()
     first_round = [
         chat(session, f"{session}-a{turn}", f"question {turn} about order 10{turn}", second=turn)

@@ -417,14 +417,16 @@ def _timing(
 def run_evaluation(
     data_dir: Path, limit: int | None = None, console: Console | None = None
 ) -> EvalResult:
-    """Load, replay and score every set, showing progress on ``console``."""
+    """Load, replay and score every set, with a progress bar per set on ``console`` when it
+    is a terminal (none without a console, or when piped: logs and tests stay clean)."""
     started = time.perf_counter()
     loaded = ds.load_all(data_dir, limit)
     engine = DecisionEngine()  # pure: sessions live in each Replayer, so one engine serves all
     # The cut the engine itself applies, so P/R/F1 describe the shipped policy.
     scorer = _Scorer(engine.policy.frustration.negative_turn_score, Vader())
     replayed: dict[str, list[Replayed]] = {}
-    with Progress(console=console, transient=True) as progress:
+    show = console is not None and console.is_terminal
+    with Progress(console=console, transient=True, disable=not show) as progress:
         for dataset in loaded:
             task = progress.add_task(f"replaying {dataset.name}", total=len(dataset.conversations))
             replayed[dataset.name] = replay(dataset, engine, partial(progress.advance, task))

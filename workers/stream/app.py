@@ -1,26 +1,48 @@
 """The Faust app: one table of session state and one thin agent over the chat-events topic."""
 
 import json
-from collections.abc import Iterator
+import time
+import weakref
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, cast
 
 import faust
-from faust.types import StreamT, TableT
+import redis.asyncio as aioredis
+from faust.streams import _current_event
+from faust.types import EventT, StreamT, TableT
 from faust.web import Request, Response, View
 
-from workers.decision import DecisionEngine, Policy
+from schemas.escalation import ReasonCode
+from workers.decision import DecisionEngine, Policy, SessionState
 from workers.decision.policy import load_policy
 from workers.logs import LogRedaction
+from workers.metrics import CONTENT_TYPE, WorkerMetrics, consumer_offsets
 from workers.queues import AgentQueueWriter, QueueKeys
 from workers.settings import BrokerProfile, Settings
+from workers.stream import codec
+from workers.stream.gaps import KafkaRangeReader
 from workers.stream.pipeline import Pipeline
+from workers.stream.transport import embedded_url
 
 # Tansu reports a partition's end offset as the last batch's base offset + 1, so table recovery
-# would stop early unless every produced batch holds exactly one record.
+# would stop early unless every produced batch holds exactly one record. (Its other quirk, slow
+# fetches over several partitions, is handled by workers/stream/transport.py.)
 EMBEDDED_MAX_BATCH_BYTES = 1
 SESSIONS_TABLE = "sessions"
+# How often held records are checked for a due flush (or a starting rebalance).
+FLUSH_CHECK_SECONDS = 0.25
+APPLIED_OFFSETS_TABLE = "applied-offsets"
+SCRAPE_REDIS_TIMEOUT_SECONDS = 1.0
+# The evidence a session holds, by reason, as ``GET /sessions/{id}`` groups it.
+EVIDENCE_FIELDS = {
+    ReasonCode.FRUSTRATION: "negative_run",
+    ReasonCode.LOOP: "loop_evidence",
+    ReasonCode.CAPABILITY_GAP: "gap_evidence",
+    ReasonCode.HIGH_STAKES: "topic_evidence",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,35 +54,42 @@ class Worker:
     sessions: TableT[bytes, Any]
 
 
-def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
-    """Wire the Faust app for ``settings``; nothing connects until the worker starts."""
+def faust_options(settings: Settings) -> dict[str, Any]:
+    """The broker, group and web settings of a Faust app for ``settings`` (the benchmark's
+    bare agent uses the same ones, so the two are measured on equal terms)."""
     embedded = settings.broker_profile is BrokerProfile.EMBEDDED
     rebalance, session, heartbeat = settings.group_timeouts
     extra: dict[str, Any] = (
         {"producer_max_batch_size": EMBEDDED_MAX_BATCH_BYTES} if embedded else {}
     )
-    app = faust.App(
-        settings.app_id,
-        broker=settings.broker_url,
-        store=settings.store,
-        datadir=str(settings.data_dir),
-        web_host=settings.web_host,
-        web_bind=settings.web_host,
-        web_port=settings.web_port,
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication_factor,
-        broker_rebalance_timeout=rebalance,
-        broker_session_timeout=session,
-        broker_heartbeat_interval=heartbeat,
-        consumer_auto_offset_reset="earliest",
-        key_serializer="raw",
-        value_serializer="raw",
-        autodiscover=False,
-        broker_credentials=settings.faust_broker_credentials(),
+    return {
+        "broker": embedded_url(settings.broker_url) if embedded else settings.broker_url,
+        "store": settings.store,
+        "datadir": str(settings.data_dir),
+        "web_host": settings.web_host,
+        "web_bind": settings.web_host,
+        "web_port": settings.web_port,
+        "canonical_url": settings.web_canonical_url,
+        "topic_partitions": settings.partitions,
+        "topic_replication_factor": settings.replication_factor,
+        "broker_rebalance_timeout": rebalance,
+        "broker_session_timeout": session,
+        "broker_heartbeat_interval": heartbeat,
+        "consumer_auto_offset_reset": "earliest",
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+        "autodiscover": False,
+        "broker_credentials": settings.faust_broker_credentials(),
         **extra,
-    )
+    }
+
+
+def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
+    """Wire the Faust app for ``settings``; nothing connects until the worker starts."""
+    app = faust.App(settings.app_id, **faust_options(settings))
+    policy = policy or load_policy(settings.policy_file)
     # Faust's worker replaces the root log handlers; put the redacting filter on its own.
-    app.add_dependency(LogRedaction((policy or load_policy(settings.policy_file)).redaction.logs))
+    app.add_dependency(LogRedaction(policy.redaction.logs, settings.log_format))
     # One stream, co-partitioned by session id: chat events, desks' reports and clock ticks,
     # so one agent instance sees everything about a session in order.
     inbound = app.topic(
@@ -78,8 +107,17 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
         SESSIONS_TABLE,
         default=None,
         partitions=settings.partitions,
-        key_type=bytes,  # raw keys; values are JSON (SessionState.to_json_dict)
+        key_type=bytes,
+        value_type=bytes,
         help="Per-session decision state (workers.decision.SessionState).",
+    )
+    applied_offsets = app.Table(
+        APPLIED_OFFSETS_TABLE,
+        default=None,
+        partitions=settings.partitions,
+        key_type=bytes,
+        value_type=bytes,
+        help="Per input partition, the offset of the last record applied (ASCII integer).",
     )
     writer = AgentQueueWriter.from_url(
         settings.redis_url.get_secret_value(),
@@ -96,9 +134,20 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
     async def send_command(key: bytes | None, value: bytes) -> None:
         await bot_control.send(key=key, value=value)
 
+    engine = DecisionEngine(policy)
+    metrics = WorkerMetrics()
+    # Its own client with short timeouts: a scrape must answer even while Redis is away.
+    depth_client = aioredis.Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_timeout=SCRAPE_REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=SCRAPE_REDIS_TIMEOUT_SECONDS,
+        **settings.redis_client_kwargs(),
+    )
     pipeline = Pipeline(
-        engine=DecisionEngine(policy or load_policy(settings.policy_file)),
-        sessions=_DecodedKeys(sessions),
+        engine=engine,
+        sessions=_PartitionedTable(sessions, settings.chat_events_topic),
+        applied_offsets=_PartitionedTable(applied_offsets, settings.chat_events_topic),
+        reader=KafkaRangeReader(settings),
         writer=writer,
         send_escalation=send_escalation,
         send_dead_letter=send_dead_letter,
@@ -107,6 +156,7 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
         max_record_bytes=settings.max_record_bytes,
         max_word_chars=settings.max_word_chars,
         retry_ceiling_seconds=settings.redis_retry_max_seconds,
+        metrics=metrics,
     )
 
     @app.timer(settings.tick_interval_seconds, on_leader=True)  # type: ignore[untyped-decorator]
@@ -122,21 +172,43 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
             }
             await ticks.send(value=json.dumps(tick).encode(), partition=partition)
 
+    held = _HeldRecords(app, pipeline, settings.state_flush_seconds)
+
     @app.agent(inbound, concurrency=1)
     async def decide(stream: StreamT[bytes]) -> None:
-        """One event at a time per partition: per-session order is the partition's order."""
-        async for event in stream.events():
-            await pipeline.handle(event.message)
+        """Batches in offset order: per-session order is the partition's order. A record is
+        acknowledged (and so may be committed) only after the state it changed is written;
+        what a rebalance interrupts is dropped and read again."""
+        try:
+            async for events in cast(Any, stream).take_events(
+                settings.batch_max_records, settings.batch_wait_seconds
+            ):
+                current = held.admit(events)
+                await pipeline.handle_batch([event.message for event in current])
+                held.hold(current)
+                if len(held) >= settings.max_unflushed_records or not pipeline.unflushed:
+                    held.flush()
+                else:
+                    held.flush_if_due()
+                del events, current  # held records are referenced by ``held`` alone
+        finally:
+            held.flush_on_stop()
+
+    @app.timer(FLUSH_CHECK_SECONDS)  # type: ignore[untyped-decorator]
+    async def flush_held_records() -> None:
+        """Writes held state when it is due, and at once when a rebalance starts."""
+        held.flush_if_due()
 
     @app.page("/sessions/{session_id}")
     @app.table_route(table=sessions, match_info="session_id")
     async def session_state(web: View, request: Request, **params: Any) -> Response:
-        """The stored state of one session, answered by the worker that owns it."""
+        """The stored state of one session and its decision trace, redacted as a handoff
+        packet is, answered by the worker that owns it (a request to another is forwarded)."""
         session_id = str(params["session_id"])
-        stored = sessions.get(session_id.encode())
-        if stored is None:
+        state = pipeline.current_state(session_id)
+        if state is None:
             return web.json({"error": "unknown session", "session_id": session_id}, status=404)
-        return web.json(stored)
+        return web.json(session_view(state, engine))
 
     @app.page("/stats")
     async def stats(web: View, request: Request) -> Response:
@@ -150,25 +222,194 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
         is_ready = recovered and not app.rebalancing and not app.in_recovery
         return web.json({"ready": is_ready}, status=200 if is_ready else 503)
 
+    @app.page("/health")
+    async def health(web: View, request: Request) -> Response:
+        """Liveness: answered whenever the event loop runs, ready or not."""
+        return web.json({"alive": True})
+
+    inbound_topics = {
+        settings.chat_events_topic,
+        settings.handoff_events_topic,
+        settings.ticks_topic,
+    }
+
+    @app.page("/metrics")
+    async def metrics_page(web: View, request: Request) -> Response:
+        """Prometheus exposition; open sessions, consumer offsets and queue depth are read
+        now (queue depth is left out, and a Redis error counted, while Redis is away)."""
+        actives = {
+            tp.partition
+            for tp in app.assignor.assigned_actives()
+            if tp.topic == settings.chat_events_topic
+        }
+        metrics.observe_open_sessions(
+            sum(codec.decode_header(value)[0] in actives for _key, value in sessions.items())
+        )
+        metrics.observe_offsets(consumer_offsets(app.consumer, inbound_topics))
+        await metrics.refresh_queue_depths(depth_client, QueueKeys(settings.redis_prefix))
+        return web.bytes(metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
+
+    from workers.board import install_board
+
+    install_board(app, settings, policy)
     return Worker(app=app, pipeline=pipeline, sessions=sessions)
 
 
-class _DecodedKeys:
-    """The table, keyed by raw bytes on the wire, seen as keyed by session-id strings."""
+def session_view(state: SessionState, engine: DecisionEngine) -> dict[str, Any]:
+    """A session's state as ``GET /sessions/{id}`` shows it: the stored fields (which
+    ``SessionState.from_json_dict`` reads back) with text redacted by the policy's packet
+    redaction and the fact kinds a packet leaves out dropped, plus ``decision``: the matrix
+    computed now, the evidence held by reason, the open escalation and the next timed check."""
+    redaction = engine.policy.redaction
+    redact = redaction.packets.redact
+    view = state.to_json_dict()
+    if "goal" in view:
+        view["goal"] = redact(view["goal"])
+    if "transcript" in view:
+        view["transcript"] = [
+            [event_id, ts, role, redact(text)] for event_id, ts, role, text in view["transcript"]
+        ]
+    if "facts" in view:
+        view["facts"] = {
+            kind: [redact(value) for value in values]
+            for kind, values in view["facts"].items()
+            if kind not in redaction.drop_fact_kinds
+        }
+    if "metadata" in view:
+        view["metadata"] = {
+            key: redact(value) if isinstance(value, str) else value
+            for key, value in view["metadata"].items()
+        }
+    for field in ("customer_prints", "bot_prints"):
+        if field in view:
+            view[field] = [[redact(token) for token in tokens] for tokens in view[field]]
+    if "bot_links" in view:
+        view["bot_links"] = [redact(link) for link in view["bot_links"]]
+    for field in EVIDENCE_FIELDS.values():
+        if field in view:
+            view[field] = [{**item, "excerpt": redact(item["excerpt"])} for item in view[field]]
+    escalation = state.escalation
+    next_check = engine.next_check(state)
+    view["decision"] = {
+        "matrix": engine.matrix(state)._asdict(),
+        "evidence": {
+            reason.value: view.get(field, []) for reason, field in EVIDENCE_FIELDS.items()
+        },
+        "escalation": None
+        if escalation is None
+        else {
+            "escalation_id": escalation.escalation_id,
+            "reasons": escalation.reasons,
+            "queue": escalation.queue,
+            "priority": escalation.priority,
+            "handoff": state.handoff,
+            "owner": state.owner,
+            "escalated_at": view.get("escalated_at"),
+            "sla_breaches": state.sla_breaches,
+        },
+        "closed_escalations": state.closed_escalations,
+        "cooldown_until": view.get("cooldown_until"),
+        "next_check": next_check.isoformat() if next_check else None,
+    }
+    return view
 
-    def __init__(self, table: TableT[bytes, Any]) -> None:
+
+class _HeldRecords:
+    """Records processed but not acknowledged yet: acknowledged after the flush that writes
+    the state they changed, so the offsets Faust commits never run ahead of the table. When a
+    rebalance starts, what is held is written and acknowledged at once: Faust waits for every
+    record in hand before it gives partitions up, and the partitions are still this worker's
+    until it does."""
+
+    def __init__(self, app: faust.App, pipeline: Pipeline, flush_seconds: float) -> None:
+        self._app = app
+        self._pipeline = pipeline
+        self._flush_seconds = flush_seconds
+        self._events: list[EventT[bytes]] = []
+        self._generation = app.consumer_generation_id
+        self._flushed_at = time.monotonic()
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def admit(self, events: Sequence[EventT[bytes]]) -> list[EventT[bytes]]:
+        """The events of a new batch to process. Each gets a reference of ours, released
+        after the flush; one fetched before a rebalance is never released, so it cannot be
+        committed unprocessed (it is read again from the committed offset)."""
+        for event in events:
+            event.message.incref()
+        if self._app.consumer_generation_id != self._generation:
+            self._pipeline.discard()
+            self._events.clear()
+            self._generation = self._app.consumer_generation_id
+        return [event for event in events if event.message.generation_id == self._generation]
+
+    def hold(self, events: Sequence[EventT[bytes]]) -> None:
+        self._events.extend(events)
+
+    def flush(self) -> None:
+        self._pipeline.flush()
+        for event in self._events:
+            event.ack()
+        self._events.clear()
+        self._flushed_at = time.monotonic()
+
+    def flush_if_due(self) -> None:
+        due = time.monotonic() - self._flushed_at >= self._flush_seconds
+        if due or (self._app.rebalancing and self._events):
+            self.flush()
+
+    def flush_on_stop(self) -> None:
+        """A clean stop writes what it holds, so the offsets committed on the way out
+        cover it; after a crash the records are simply read again."""
+        if self._app.consumer_generation_id == self._generation:
+            self.flush()
+
+
+class _PartitionMarker:
+    """Stands for "an event of this partition" while the pipeline writes a batch's state:
+    Faust picks a table write's changelog partition (and a RocksDB store its database) from
+    the event being processed, and a batch spans partitions."""
+
+    __slots__ = ("__weakref__", "message")
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.message = SimpleNamespace(topic=topic, partition=partition)
+
+
+class _PartitionedTable:
+    """A table keyed by raw bytes on the wire, seen as keyed by strings, each access made on
+    behalf of an input partition (see ``_PartitionMarker``)."""
+
+    def __init__(self, table: TableT[bytes, Any], source_topic: str) -> None:
         self._table = table
+        self._markers: dict[int, _PartitionMarker] = {}
+        self._source_topic = source_topic
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._table.get(key.encode(), default)
+    def _on_behalf_of(self, partition: int) -> None:
+        marker = self._markers.get(partition)
+        if marker is None:
+            marker = self._markers[partition] = _PartitionMarker(self._source_topic, partition)
+        _current_event.set(weakref.ref(cast(Any, marker)))
 
-    def __setitem__(self, key: str, value: Any) -> None:
+    def get(self, key: str, partition: int) -> bytes | None:
+        self._on_behalf_of(partition)
+        value: bytes | None = self._table.get(key.encode())
+        return value
+
+    def read(self, key: str) -> bytes | None:
+        value: bytes | None = self._table.get(key.encode())
+        return value
+
+    def put(self, key: str, value: bytes, partition: int) -> None:
+        self._on_behalf_of(partition)
         self._table[key.encode()] = value
 
-    def pop(self, key: str) -> None:
+    def delete(self, key: str, partition: int) -> None:
+        self._on_behalf_of(partition)
         if key.encode() in self._table:
             del self._table[key.encode()]
 
-    def items(self) -> Iterator[tuple[str, Any]]:
+    def items(self) -> Iterator[tuple[str, bytes]]:
         for key, value in self._table.items():
             yield key.decode(), value

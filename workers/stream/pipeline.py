@@ -1,16 +1,22 @@
-"""What the agent does with each record: intake, decide, keep state, deliver.
+"""What the agent does with each batch of records: intake, decide, keep state, deliver.
 
-Ordering: one agent instance per partition (``concurrency=1``) handles a session's events in
-offset order. Delivery: an escalation reaches Redis before the agent moves on, so an offset is
-never committed past an escalation that is not in its queue; Redis writes are idempotent by
-``escalation_id``, so redelivered events cannot duplicate it.
-"""
+Ordering: one agent instance (``concurrency=1``) handles a partition's records in offset
+order, a batch at a time. Delivery: an escalation reaches Redis before the next record is
+looked at, and nothing in a batch is acknowledged before the whole batch is done, so an offset
+is never committed past an escalation that is not in its queue; Redis writes are idempotent by
+``escalation_id``, so redelivered records cannot duplicate it. State: each session touched
+between two flushes is written to the table once (several events of a session share one
+changelog record; records are acknowledged only once the state they changed is written).
+Loss: the last applied offset of every input partition is kept in a table
+too, and records the consumer passed over are read back (workers/stream/gaps.py)."""
 
 import asyncio
 import base64
 import logging
+import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -20,15 +26,13 @@ from schemas.dead_letter import DeadLetter
 from schemas.escalation import Escalation
 from workers.decision import DecisionEngine, Outcome, SessionState
 from workers.intake import RejectedRecordError, parse_record
+from workers.metrics import NO_METRICS, PipelineObserver
 from workers.queues import AgentQueueWriter, QueueUnavailableError
+from workers.stream import codec
 
 log = logging.getLogger("escalator.pipeline")
 
 FIRST_RETRY_SECONDS = 0.1
-# Stored beside the session state: the partition it lives on (ticks are per partition) and
-# when it next needs a look (epoch seconds), so a tick skips sessions without parsing them.
-PARTITION_FIELD = "_partition"
-DUE_FIELD = "_due"
 T = TypeVar("T")
 
 # (key, value) -> awaitable: how the pipeline produces to a Kafka topic.
@@ -36,15 +40,31 @@ Send = Callable[[bytes | None, bytes], Awaitable[Any]]
 
 
 class SessionStore(Protocol):
-    """Where session state lives between events (a Faust table in the worker)."""
+    """Where session state lives between batches: the worker's changelog-backed table, keyed
+    by session id, holding ``codec.encode`` bytes. Writes name the input partition they
+    belong to, which is the changelog partition they go to."""
 
-    def get(self, key: str, default: Any = None) -> Any: ...
+    def get(self, key: str, partition: int) -> bytes | None: ...
 
-    def __setitem__(self, key: str, value: Any) -> None: ...
+    def read(self, key: str) -> bytes | None:
+        """A read from outside the stream (a web request), partition unknown."""
+        ...
 
-    def pop(self, key: str) -> None: ...
+    def put(self, key: str, value: bytes, partition: int) -> None: ...
 
-    def items(self) -> Iterable[tuple[str, Any]]: ...
+    def delete(self, key: str, partition: int) -> None: ...
+
+    def items(self) -> Iterable[tuple[str, bytes]]: ...
+
+
+class RangeReader(Protocol):
+    """Reads back records the consumer passed over (see workers/stream/gaps.py)."""
+
+    async def read(
+        self, topic: str, partition: int, start: int, end: int
+    ) -> Sequence["SourceRecord"]: ...
+
+    async def committed(self, topic: str, partition: int) -> int | None: ...
 
 
 class Tick(BaseModel):
@@ -58,21 +78,45 @@ class Tick(BaseModel):
 class SourceRecord(Protocol):
     """The parts of a consumed Kafka message the pipeline uses."""
 
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def partition(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
+
+    @property
+    def key(self) -> bytes | None: ...
+
+    @property
+    def value(self) -> bytes | None: ...
+
+    @property
+    def timestamp(self) -> float:
+        """The Kafka record's timestamp, in seconds since the epoch."""
+        ...
+
+
+@dataclass(slots=True)
+class _Pending:
+    """What a batch changed and has not yet written: the latest state of each session it
+    touched (``None``: drop it) and the last offset it applied per input partition."""
+
+    states: dict[str, tuple[SessionState | None, int]] = field(default_factory=dict)
+    applied: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
 class Pipeline:
-    """Glue between Faust and the pure core; holds no state of its own."""
+    """Glue between Faust and the pure core; holds no state of its own between batches."""
 
     def __init__(
         self,
         *,
         engine: DecisionEngine,
         sessions: SessionStore,
+        applied_offsets: SessionStore,
         writer: AgentQueueWriter,
         send_escalation: Send,
         send_dead_letter: Send,
@@ -81,9 +125,13 @@ class Pipeline:
         max_record_bytes: int,
         max_word_chars: int,
         retry_ceiling_seconds: float,
+        reader: RangeReader | None = None,
+        metrics: PipelineObserver = NO_METRICS,
     ) -> None:
         self._engine = engine
         self._sessions = sessions
+        self._applied_offsets = applied_offsets
+        self._reader = reader
         self._writer = writer
         self._send_escalation = send_escalation
         self._send_dead_letter = send_dead_letter
@@ -92,13 +140,53 @@ class Pipeline:
         self._max_record_bytes = max_record_bytes
         self._max_word_chars = max_word_chars
         self._retry_ceiling = retry_ceiling_seconds
+        self._metrics = metrics
+        self._dirty = _Pending()
         self.stats: Counter[str] = Counter()
 
     async def handle(self, record: SourceRecord) -> None:
-        """Process one consumed record completely (including delivery) before returning."""
-        if record.topic == self._ticks_topic:
-            await self._tick(record)
-            return
+        """Process one consumed record completely, its state written, before returning."""
+        await self.handle_batch((record,))
+        self.flush()
+
+    async def handle_batch(self, records: Sequence[SourceRecord]) -> None:
+        """Process consumed records in order, each with its effects delivered before the
+        next. State is written by ``flush``: the caller acknowledges records only after the
+        flush that covers them, so several events of a session, across batches, share one
+        changelog record, and a crash before a flush means the records are read again."""
+        self.stats["batches"] += 1
+        for record in records:
+            if record.topic == self._ticks_topic:
+                await self._tick(record)
+                continue
+            await self._read_back(record.topic, record.partition, record.offset, self._dirty)
+            await self._apply(record, self._dirty)
+
+    @property
+    def unflushed(self) -> bool:
+        """Whether anything changed since the last flush."""
+        return bool(self._dirty.states or self._dirty.applied)
+
+    def current_state(self, session_id: str) -> SessionState | None:
+        """The session's latest state, written or not (None: unknown or dropped)."""
+        if session_id in self._dirty.states:
+            return self._dirty.states[session_id][0]
+        stored = self._sessions.read(session_id)
+        return codec.decode_state(stored) if stored is not None else None
+
+    def flush(self) -> None:
+        """Write every session state and applied offset changed since the last flush."""
+        self._flush(self._dirty)
+
+    def discard(self) -> None:
+        """Forget what was not flushed: after a rebalance the records behind it are read
+        again (they were never acknowledged), by this worker or the partition's new owner,
+        which must not find writes of a worker that no longer owns the partition."""
+        self.stats["unflushed_sessions_discarded"] += len(self._dirty.states)
+        self._dirty = _Pending()
+
+    async def _apply(self, record: SourceRecord, pending: _Pending) -> None:
+        pending.applied[(record.topic, record.partition)] = record.offset
         try:
             event = parse_record(
                 record.value, record.key, self._max_record_bytes, self._max_word_chars
@@ -106,15 +194,67 @@ class Pipeline:
         except RejectedRecordError as exc:
             await self._dead_letter(record, exc)
             return
-        stored = self._sessions.get(event.session_id)
-        state = SessionState.from_json_dict(stored) if stored else None
+        if event.session_id in pending.states:
+            state, _ = pending.states[event.session_id]
+        else:
+            stored = self._sessions.get(event.session_id, record.partition)
+            state = codec.decode_state(stored) if stored is not None else None
+        started = time.perf_counter()
         outcome = self._engine.apply(state, event)
+        self._metrics.applied(event, outcome, time.perf_counter() - started)
         self.stats["events"] += 1
         self.stats["duplicates"] += outcome.duplicate
-        await self._settle(outcome, record.partition, changed=True)
+        await self._settle(
+            outcome, record.partition, pending, changed=True, produced_at=record.timestamp
+        )
+
+    async def _read_back(self, topic: str, partition: int, offset: int, pending: _Pending) -> None:
+        """Apply, first, any records between the last one applied on this partition and
+        ``offset`` that the consumer passed over (workers/stream/gaps.py says why)."""
+        last = self._last_applied(topic, partition, pending)
+        if self._reader is None or last is None or offset <= last + 1:
+            return
+        missed = await self._reader.read(topic, partition, last + 1, offset)
+        self.stats["records_read_back"] += len(missed)
+        log.warning(
+            "%s[%d]: offsets %d..%d were passed over by the consumer; applied %d read back",
+            topic,
+            partition,
+            last + 1,
+            offset - 1,
+            len(missed),
+        )
+        for record in missed:
+            await self._apply(record, pending)
+
+    def _last_applied(self, topic: str, partition: int, pending: _Pending) -> int | None:
+        if (topic, partition) in pending.applied:
+            return pending.applied[(topic, partition)]
+        stored = self._applied_offsets.get(f"{topic}:{partition}", partition)
+        return int(stored) if stored is not None else None
+
+    def _flush(self, pending: _Pending) -> None:
+        """Write what the batch changed. Reassign, never mutate: only assignment reaches
+        the changelog."""
+        self.stats["state_writes"] += len(pending.states)
+        for session_id, (state, partition) in pending.states.items():
+            if state is None:
+                self._sessions.delete(session_id, partition)
+            else:
+                due = self._engine.next_check(state)
+                self._sessions.put(
+                    session_id,
+                    codec.encode(state, partition, due.timestamp() if due else None),
+                    partition,
+                )
+        for (topic, partition), offset in pending.applied.items():
+            self._applied_offsets.put(f"{topic}:{partition}", b"%d" % offset, partition)
+        pending.states.clear()
+        pending.applied.clear()
 
     async def _tick(self, record: SourceRecord) -> None:
-        """Run the SLA watchdog and expiry over this partition's sessions that are due."""
+        """Read back what the group committed past without it being applied, then run the
+        SLA watchdog and expiry over this partition's sessions that are due."""
         try:
             tick = Tick.model_validate_json(record.value or b"")
         except ValueError:
@@ -125,36 +265,81 @@ class Pipeline:
                 record.offset,
             )
             return
-        now = tick.ts.timestamp()
-        for session_id, stored in list(self._sessions.items()):
-            if stored.get(PARTITION_FIELD) != record.partition or stored.get(DUE_FIELD, 0.0) > now:
-                continue
-            state = SessionState.from_json_dict(stored)
+        await self._read_back_committed(record.partition, self._dirty)
+        for session_id, state in self._due_sessions(record.partition, tick.ts.timestamp()):
             outcome = self._engine.tick(state, tick.ts, tick.tick_id)
-            await self._settle(outcome, record.partition, changed=outcome.state is not state)
+            await self._settle(
+                outcome, record.partition, self._dirty, changed=outcome.state is not state
+            )
             log.debug("tick %s session=%s", tick.tick_id, session_id)
 
-    async def _settle(self, outcome: Outcome, partition: int, changed: bool) -> None:
-        """Store (or drop) the state, then carry out every effect, each idempotent."""
+    def _due_sessions(self, partition: int, now: float) -> list[tuple[str, SessionState]]:
+        """The partition's sessions that need a look at ``now``: unflushed states first,
+        then stored ones (whose header says when they are due, so most are not parsed)."""
+        found: list[tuple[str, SessionState]] = []
+        for session_id, (state, on) in self._dirty.states.items():
+            if state is not None and on == partition:
+                due = self._engine.next_check(state)
+                if due is not None and due.timestamp() <= now:
+                    found.append((session_id, state))
+        for session_id, stored in self._sessions.items():
+            if session_id in self._dirty.states:
+                continue
+            on, stored_due = codec.decode_header(stored)
+            if on == partition and stored_due is not None and stored_due <= now:
+                found.append((session_id, codec.decode_state(stored)))
+        return found
+
+    async def _read_back_committed(self, partition: int, pending: _Pending) -> None:
+        """If the group's committed offset is past the last record applied on an input
+        partition, the records in between were acknowledged without being applied."""
+        if self._reader is None:
+            return
+        for topic in self._input_topics(partition):
+            committed = await self._reader.committed(topic, partition)
+            if committed is not None:
+                await self._read_back(topic, partition, committed, pending)
+
+    def _input_topics(self, partition: int) -> list[str]:
+        """The input topics with an applied offset recorded for ``partition``."""
+        stored = {key for key, _ in self._applied_offsets.items()}
+        unflushed = {f"{topic}:{on}" for topic, on in self._dirty.applied}
+        suffix = f":{partition}"
+        return sorted(
+            key.removesuffix(suffix) for key in stored | unflushed if key.endswith(suffix)
+        )
+
+    async def _settle(
+        self,
+        outcome: Outcome,
+        partition: int,
+        pending: _Pending,
+        changed: bool,
+        produced_at: float | None = None,
+    ) -> None:
+        """Note the state to store (or drop), then carry out every effect, each idempotent;
+        ``produced_at`` is the triggering record's timestamp (none for ticks)."""
         session_id = outcome.session_id
+        self._metrics.settled(outcome)
         if outcome.dropped:
             self.stats["sessions_dropped"] += 1
-            self._sessions.pop(session_id)
-            log.info("session %s state dropped", session_id)
+            pending.states[session_id] = (None, partition)
+            log.info("session %s state dropped", session_id, extra={"session_id": session_id})
         elif changed and not outcome.duplicate:
-            # Reassign, never mutate: only assignment reaches the changelog.
-            stored = outcome.state.to_json_dict()
-            stored[PARTITION_FIELD] = partition
-            due = self._engine.next_check(outcome.state)
-            stored[DUE_FIELD] = due.timestamp() if due else None
-            self._sessions[session_id] = stored
+            pending.states[session_id] = (outcome.state, partition)
         if outcome.withdraw is not None:
             await self._with_redis(self._writer.withdraw, outcome.withdraw)
         if outcome.deliver is not None:
-            await self._deliver(outcome.deliver, outcome.replaces)
+            await self._deliver(outcome.deliver, outcome.replaces, produced_at)
         for command in outcome.commands:
             self.stats[f"bot_commands.{command.command.value}"] += 1
-            log.info("bot command %s session=%s (%s)", command.command, session_id, command.reason)
+            log.info(
+                "bot command %s session=%s (%s)",
+                command.command,
+                session_id,
+                command.reason,
+                extra={"session_id": session_id, "escalation_id": command.escalation_id},
+            )
             await self._send_command(session_id.encode(), command.model_dump_json().encode())
 
     async def _with_redis(self, operation: Callable[..., Awaitable[T]], *args: Escalation) -> T:
@@ -166,6 +351,7 @@ class Pipeline:
             try:
                 return await operation(*args)
             except QueueUnavailableError as exc:
+                self._metrics.redis_error(operation.__name__)
                 log.warning(
                     "waiting for Redis to %s escalation %s of session %s (%s); retry in %.1fs",
                     operation.__name__,
@@ -173,11 +359,17 @@ class Pipeline:
                     args[-1].session_id,
                     exc,
                     delay,
+                    extra={
+                        "session_id": args[-1].session_id,
+                        "escalation_id": args[-1].escalation_id,
+                    },
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_ceiling)
 
-    async def _deliver(self, escalation: Escalation, replaces: Escalation | None) -> None:
+    async def _deliver(
+        self, escalation: Escalation, replaces: Escalation | None, produced_at: float | None
+    ) -> None:
         """Enqueue (or requeue in place of ``replaces``) and publish the escalation."""
         if replaces is not None:
             result = await self._with_redis(self._writer.requeue, replaces, escalation)
@@ -186,6 +378,8 @@ class Pipeline:
         self.stats[
             "escalations_enqueued" if result.created else "escalations_already_enqueued"
         ] += 1
+        if result.created:
+            self._metrics.enqueued(escalation, replaces, produced_at)
         log.info(
             "escalation %s session=%s queue=%s priority=%d reasons=%s %s",
             escalation.escalation_id,
@@ -194,6 +388,7 @@ class Pipeline:
             escalation.priority,
             ",".join(escalation.reasons),
             "enqueued" if result.created else "already enqueued",
+            extra={"session_id": escalation.session_id, "escalation_id": escalation.escalation_id},
         )
         await self._send_escalation(
             escalation.session_id.encode(), escalation.model_dump_json().encode()
@@ -202,6 +397,7 @@ class Pipeline:
     async def _dead_letter(self, record: SourceRecord, error: RejectedRecordError) -> None:
         self.stats["dead_letters"] += 1
         self.stats[f"dead_letters.{error.reason.value}"] += 1
+        self._metrics.dead_lettered(error.reason.value)
         letter = DeadLetter(
             reason=error.reason,
             error=str(error),

@@ -1,0 +1,90 @@
+"""`make bench` end to end with tiny sizes: every row measured, every record processed,
+escalations in Redis, the result file complete, nothing left behind in Redis. Correctness
+only: the numbers themselves depend on the machine."""
+
+import json
+import math
+import subprocess
+import sys
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from benchmarks.throughput import ENGINE, LIMIT, PIPELINE
+
+EVENTS = 600
+SESSIONS = 400
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+@pytest.mark.timeout(600)  # a dozen worker starts on a shared machine
+def test_quick_bench_measures_every_row(tmp_path: Path, redis_client: "redis.Redis") -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.run",
+            "--quick",
+            "--events",
+            str(EVENTS),
+            "--latency-seconds",
+            "3",
+            "--sessions",
+            str(SESSIONS),
+            "--recovery-sessions",
+            str(SESSIONS),
+            "--decision-sessions",
+            "200",
+            "--output-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=570,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    latest = json.loads((tmp_path / "latest.json").read_text())
+    stamped = list(tmp_path.glob("results-*.json"))
+    assert len(stamped) == 1
+    assert json.loads(stamped[0].read_text()) == latest
+
+    rows = {row["name"]: row for row in latest["throughput"]["rows"]}
+    assert set(rows) == {LIMIT, ENGINE, PIPELINE}
+    assert latest["throughput"]["events"] == EVENTS
+    for row in rows.values():
+        assert row["runs"], row["name"]
+        assert all(run["processed"] == EVENTS for run in row["runs"]), row["name"]
+        assert all(_number(run["events_per_second"]) for run in row["runs"]), row["name"]
+        assert _number(row["median"])
+    assert all(run["escalations_in_redis"] > 0 for run in rows[PIPELINE]["runs"])
+
+    timed = latest["latency"]
+    assert timed["events_processed"] == timed["events_sent"] > 0
+    assert timed["escalations"] > 0
+    assert all(_number(timed[key]) for key in ("p50_ms", "p99_ms", "max_ms"))
+    assert timed["rss_mb_over_time"]
+
+    stores = {"memory://", "rocksdb://"} if find_spec("rocksdict") else {"memory://"}
+    filled = {(row["store"], row["sessions"]): row for row in latest["memory"]}
+    assert set(filled) == {(store, SESSIONS) for store in stores}
+    for row in filled.values():
+        assert row["events_processed"] == 2 * SESSIONS
+        assert _number(row["bytes_per_session"])
+    recovered = {(row["store"], row["sessions"]) for row in latest["recovery"]}
+    assert recovered == {(store, SESSIONS) for store in stores}
+    assert all(
+        _number(row["ready_seconds"]) and row["all_sessions_seconds"] >= row["ready_seconds"]
+        for row in latest["recovery"]
+    )
+
+    assert all(_number(rates["median"]) for rates in latest["decision_core"]["rates"].values())
+    assert "vs engine baseline" in done.stdout
+    assert f"results: {stamped[0]}" in done.stdout
+    assert not list(redis_client.scan_iter(match=f"{latest['run_id']}-*", count=1_000))

@@ -1,0 +1,224 @@
+"""The pipeline's batches and read-back against the real Redis (no broker): one state write
+per session per batch, the same decisions as one event at a time, and records the consumer
+passed over applied in offset order."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import redis
+
+from tests.support import REDIS_URL, chat
+from workers.decision import DecisionEngine, SessionState
+from workers.decision.policy import load_policy
+from workers.queues import AgentQueueWriter, QueueKeys
+from workers.queues.reader import queued_escalations
+from workers.stream import codec
+from workers.stream.pipeline import Pipeline
+
+CHAT = "chat-events"
+TICKS = "ticks"
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float = 0.0
+
+
+@dataclass
+class Store:
+    """A table that counts its writes."""
+
+    data: dict[str, bytes] = field(default_factory=dict)
+    writes: list[str] = field(default_factory=list)
+
+    def get(self, key: str, partition: int) -> bytes | None:
+        return self.data.get(key)
+
+    def read(self, key: str) -> bytes | None:
+        return self.data.get(key)
+
+    def put(self, key: str, value: bytes, partition: int) -> None:
+        self.writes.append(key)
+        self.data[key] = value
+
+    def delete(self, key: str, partition: int) -> None:
+        self.writes.append(key)
+        self.data.pop(key, None)
+
+    def items(self) -> Iterator[tuple[str, bytes]]:
+        return iter(list(self.data.items()))
+
+
+@dataclass
+class Broker:
+    """What the broker holds for one partition, and what the group committed."""
+
+    log: list[Record] = field(default_factory=list)
+    committed_offset: int | None = None
+    reads: list[tuple[int, int]] = field(default_factory=list)
+
+    async def read(self, topic: str, partition: int, start: int, end: int) -> Sequence[Record]:
+        self.reads.append((start, end))
+        return [r for r in self.log if r.partition == partition and start <= r.offset < end]
+
+    async def committed(self, topic: str, partition: int) -> int | None:
+        return self.committed_offset
+
+
+@pytest.fixture
+def keys(redis_client: "redis.Redis") -> Iterator[QueueKeys]:
+    queue_keys = QueueKeys(f"batch-{uuid.uuid4().hex[:8]}")
+    yield queue_keys
+    stale = list(redis_client.scan_iter(match=queue_keys.pattern))
+    if stale:
+        redis_client.delete(*stale)
+
+
+def pipeline(keys: QueueKeys, sessions: Store, offsets: Store, broker: Broker | None) -> Pipeline:
+    async def discard(key: bytes | None, value: bytes) -> None:
+        return None
+
+    return Pipeline(
+        engine=DecisionEngine(load_policy()),
+        sessions=sessions,
+        applied_offsets=offsets,
+        reader=broker,
+        writer=AgentQueueWriter.from_url(REDIS_URL, keys),
+        send_escalation=discard,
+        send_dead_letter=discard,
+        send_command=discard,
+        ticks_topic=TICKS,
+        max_record_bytes=64 * 1024,
+        max_word_chars=1000,
+        retry_ceiling_seconds=1.0,
+    )
+
+
+def records(events: list[dict[str, Any]], first_offset: int = 0) -> list[Record]:
+    return [
+        Record(CHAT, 0, first_offset + i, e["session_id"].encode(), json.dumps(e).encode())
+        for i, e in enumerate(events)
+    ]
+
+
+def escalating(session: str) -> list[dict[str, Any]]:
+    return [
+        chat(session, f"{session}-1", "Hi, my parcel has not arrived", second=0),
+        chat(session, f"{session}-2", "Can you share the order number?", role="bot", second=5),
+        chat(session, f"{session}-3", "Let me talk to a human please", second=20),
+    ]
+
+
+def test_a_batch_writes_each_session_once_and_decides_as_one_by_one(
+    keys: QueueKeys, redis_client: "redis.Redis"
+) -> None:
+    events = escalating("a") + escalating("b")
+    batched_sessions, batched_offsets, single_sessions = Store(), Store(), Store()
+
+    async def run() -> None:
+        batched = pipeline(keys, batched_sessions, batched_offsets, None)
+        # Two batches, one flush: a session's events across both share one write.
+        first, second = records(events)[:4], records(events)[4:]
+        await batched.handle_batch(first)
+        assert batched_sessions.writes == []
+        await batched.handle_batch(second)
+        batched.flush()
+        single = pipeline(keys, single_sessions, Store(), None)
+        for record in records(events):
+            await single.handle(record)
+
+    asyncio.run(run())
+
+    assert sorted(batched_sessions.writes) == ["a", "b"]
+    assert len(single_sessions.writes) == len(events)
+    for session in ("a", "b"):
+        assert codec.decode_state(batched_sessions.data[session]) == codec.decode_state(
+            single_sessions.data[session]
+        )
+    assert batched_offsets.data == {f"{CHAT}:0": b"5"}
+    entries = queued_escalations(redis_client, keys)
+    assert sorted(e.session_id for _, e in entries) == ["a", "b"]
+
+
+def test_records_passed_over_are_read_back_in_offset_order(keys: QueueKeys) -> None:
+    events = escalating("c")
+    log = records(events, first_offset=10)
+    broker = Broker(log=log)
+    offsets = Store(data={f"{CHAT}:0": b"9"})
+    sessions = Store()
+    worker = pipeline(keys, sessions, offsets, broker)
+    # The consumer hands over only the last record: 10 and 11 were passed over.
+    asyncio.run(worker.handle(log[-1]))
+    assert broker.reads == [(10, 12)]
+    assert worker.stats["records_read_back"] == 2
+    assert worker.stats["events"] == 3
+    state = codec.decode_state(sessions.data["c"])
+    assert isinstance(state, SessionState)
+    assert state.escalated_at is not None
+    assert offsets.data[f"{CHAT}:0"] == b"12"
+
+
+def test_a_tick_reads_back_what_the_group_committed_past(keys: QueueKeys) -> None:
+    events = escalating("d")
+    log = records(events, first_offset=4)
+    broker = Broker(log=log, committed_offset=7)
+    offsets = Store(data={f"{CHAT}:0": b"3"})
+    sessions = Store()
+    worker = pipeline(keys, sessions, offsets, broker)
+    tick = {"type": "tick", "tick_id": "t-1", "ts": events[0]["ts"]}
+    asyncio.run(worker.handle(Record(TICKS, 0, 0, None, json.dumps(tick).encode())))
+    assert broker.reads == [(4, 7)]
+    assert worker.stats["events"] == 3
+    assert "d" in sessions.data
+    assert offsets.data[f"{CHAT}:0"] == b"6"
+
+
+def test_nothing_is_read_back_when_offsets_follow_on(keys: QueueKeys) -> None:
+    broker = Broker(committed_offset=3)
+    offsets = Store(data={f"{CHAT}:0": b"2"})
+    worker = pipeline(keys, Store(), offsets, broker)
+    tick = {"type": "tick", "tick_id": "t-2", "ts": escalating("e")[0]["ts"]}
+
+    async def run() -> None:
+        await worker.handle_batch(records(escalating("e"), first_offset=3))
+        worker.flush()
+        await worker.handle_batch([Record(TICKS, 0, 0, None, json.dumps(tick).encode())])
+
+    asyncio.run(run())
+    assert broker.reads == []
+    assert worker.stats["records_read_back"] == 0
+
+
+def test_discarded_changes_are_never_written(keys: QueueKeys) -> None:
+    """After a rebalance the unflushed records are read again; their writes must not land."""
+    sessions, offsets = Store(), Store()
+    worker = pipeline(keys, sessions, offsets, None)
+    asyncio.run(worker.handle_batch(records(escalating("f"))))
+    assert worker.unflushed
+    worker.discard()
+    worker.flush()
+    assert sessions.writes == []
+    assert offsets.writes == []
+    assert not worker.unflushed
+    assert worker.current_state("f") is None
+
+
+def test_the_current_state_includes_what_is_not_written_yet(keys: QueueKeys) -> None:
+    sessions = Store()
+    worker = pipeline(keys, sessions, Store(), None)
+    asyncio.run(worker.handle_batch(records(escalating("g"))))
+    unwritten = worker.current_state("g")
+    assert unwritten is not None
+    assert unwritten.events_applied == 3
+    worker.flush()
+    assert worker.current_state("g") == unwritten == codec.decode_state(sessions.data["g"])

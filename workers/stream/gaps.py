@@ -1,0 +1,109 @@
+"""Records the worker's consumer passed over without handing them to the agent, read back.
+
+Faust acknowledges, and so may commit past, a record it drops during a rebalance (one
+fetched under an earlier group generation, or while flow control was suspended). The
+pipeline keeps, per input partition, the offset of the last record it applied (in a
+changelog-backed table); when the next record's offset jumps past it, or the group's
+committed offset is ahead of it, the records in between are read here, directly from the
+broker, and applied in offset order. Input topics are neither compacted nor transactional,
+so every offset holds a record and a jump always means a record was missed.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from workers.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# How long one read of a missed range may wait for the broker before it gives up (and the
+# worker says so loudly) rather than stall the partition forever.
+READ_TIMEOUT_MS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class MissedRecord:
+    """A record read back from the broker, in the shape the pipeline consumes."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float  # seconds since the epoch, like a Faust message's
+
+
+class KafkaRangeReader:
+    """Reads offset ranges and the group's committed offsets with its own consumer, outside
+    the consumer group (it never joins, so it cannot trigger a rebalance)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._reader: AIOKafkaConsumer | None = None
+        self._group: AIOKafkaConsumer | None = None
+
+    async def _consumer(self, group_id: str | None) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.bootstrap_servers,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="none" if group_id is None else "earliest",
+            **self._settings.kafka_client_kwargs(),
+        )
+        await consumer.start()
+        return consumer
+
+    async def read(self, topic: str, partition: int, start: int, end: int) -> list[MissedRecord]:
+        """The records at offsets ``start`` (inclusive) to ``end`` (exclusive), in order."""
+        if self._reader is None:
+            self._reader = await self._consumer(None)
+        tp = TopicPartition(topic, partition)
+        self._reader.assign([tp])
+        self._reader.seek(tp, start)
+        records: list[MissedRecord] = []
+        position = start
+        while position < end:
+            batch = await self._reader.getmany(tp, timeout_ms=READ_TIMEOUT_MS)
+            fetched: Sequence[ConsumerRecord[bytes, bytes]] = batch.get(tp, [])
+            if not fetched:
+                log.error(
+                    "could not read back %s[%d] offsets %d..%d (stopped at %d)",
+                    topic,
+                    partition,
+                    start,
+                    end - 1,
+                    position,
+                )
+                break
+            for record in fetched:
+                if record.offset >= end:
+                    break
+                records.append(
+                    MissedRecord(
+                        topic=record.topic,
+                        partition=record.partition,
+                        offset=record.offset,
+                        key=record.key,
+                        value=record.value,
+                        timestamp=record.timestamp / 1000,
+                    )
+                )
+            position = fetched[-1].offset + 1
+        return records
+
+    async def committed(self, topic: str, partition: int) -> int | None:
+        """The consumer group's committed offset for one partition, as the broker has it."""
+        if self._group is None:
+            self._group = await self._consumer(self._settings.app_id)
+        offset = await self._group.committed(TopicPartition(topic, partition))
+        return int(offset) if offset is not None else None
+
+    async def close(self) -> None:
+        for consumer in (self._reader, self._group):
+            if consumer is not None:
+                await consumer.stop()
+        self._reader = self._group = None
