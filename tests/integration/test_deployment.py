@@ -312,23 +312,26 @@ def _option(arguments: list[str], name: str) -> list[str]:
     return [arguments[i + 1] for i, token in enumerate(arguments[:-1]) if token == name]
 
 
-def test_the_table_changelog_is_created_compacted_with_the_table_partitions() -> None:
-    """The topic Faust itself names for the sessions table, compacted, one partition per
+def test_every_table_changelog_is_created_compacted_with_the_table_partitions() -> None:
+    """The topics Faust itself names for the worker's tables, compacted, one partition per
     chat-events partition: created by kafka-init instead of implicitly by the first worker."""
     env = _environment(_service("worker"))
     settings = Settings(
         app_id=env.get("ESCALATOR_APP_ID", "escalator"),
         partitions=int(env["ESCALATOR_PARTITIONS"]),
     )
-    changelog = build_app(settings).sessions.changelog_topic
-    name = changelog.get_topic_name()
+    tables = list(build_app(settings).app.tables.values())
+    assert len(tables) == 2  # sessions, applied-offsets
     created = _kafka_init_topics()
-    assert name in created, f"kafka-init does not create the table changelog {name!r}"
-    arguments = created[name]
-    assert _option(arguments, "--partitions") == [str(changelog.partitions)]
-    assert _option(arguments, "--partitions") == _option(created["chat-events"], "--partitions")
-    assert "cleanup.policy=compact" in _option(arguments, "--config"), arguments
-    assert changelog.compacting, "Faust no longer declares the changelog as compacted"
+    for table in tables:
+        changelog = table.changelog_topic
+        name = changelog.get_topic_name()
+        assert name in created, f"kafka-init does not create the table changelog {name!r}"
+        arguments = created[name]
+        assert _option(arguments, "--partitions") == [str(changelog.partitions)]
+        assert _option(arguments, "--partitions") == _option(created["chat-events"], "--partitions")
+        assert "cleanup.policy=compact" in _option(arguments, "--config"), arguments
+        assert changelog.compacting, "Faust no longer declares the changelog as compacted"
 
 
 def test_worker_keeps_its_rocksdb_store_on_its_own_volume() -> None:
