@@ -179,10 +179,20 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
         """Batches in offset order: per-session order is the partition's order. A record is
         acknowledged (and so may be committed) only after the state it changed is written;
         what a rebalance interrupts is dropped and read again."""
+        batches = cast(Any, stream).take_events(
+            settings.batch_max_records, settings.batch_wait_seconds
+        )
+        if not settings.state_flush_seconds:
+            # Written after every batch, before ``take_events`` acknowledges it.
+            async for events in batches:
+                generation = app.consumer_generation_id
+                await pipeline.handle_batch(
+                    [e.message for e in events if e.message.generation_id == generation]
+                )
+                pipeline.flush()
+            return
         try:
-            async for events in cast(Any, stream).take_events(
-                settings.batch_max_records, settings.batch_wait_seconds
-            ):
+            async for events in batches:
                 current = held.admit(events)
                 await pipeline.handle_batch([event.message for event in current])
                 held.hold(current)
@@ -355,8 +365,9 @@ class _HeldRecords:
         self._flushed_at = time.monotonic()
 
     def flush_if_due(self) -> None:
-        due = time.monotonic() - self._flushed_at >= self._flush_seconds
-        if due or (self._app.rebalancing and self._events):
+        if not self._events:
+            return
+        if self._app.rebalancing or time.monotonic() - self._flushed_at >= self._flush_seconds:
             self.flush()
 
     def flush_on_stop(self) -> None:
