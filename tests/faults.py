@@ -24,6 +24,7 @@ from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssigno
 
 from schemas.escalation import Escalation
 from schemas.inbound import InboundEvent
+from tests.support import wait_for
 from workers.decision import DecisionEngine, SessionState
 from workers.decision.policy import load_policy
 from workers.embedded import WorkerProcess, free_port
@@ -286,12 +287,8 @@ class RedisServer:
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.25) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
+    """``tests.support.wait_for`` with the suite's coarser polling (workers are busy)."""
+    return wait_for(predicate, timeout, interval)
 
 
 class _WorkerProtocolAssignor(RoundRobinPartitionAssignor):  # type: ignore[misc]
