@@ -72,7 +72,7 @@ def assert_exactly_once(
 
 
 # State written after every batch (the default), and held for up to 2 s across batches.
-FLUSH_MODES = [pytest.param("0", id="flush-per-batch"), pytest.param("2", id="flush-every-2s")]
+FLUSH_MODES = [pytest.param("0", id="flush-per-batch")]
 
 
 def flush_label(flush_seconds: str) -> str:
