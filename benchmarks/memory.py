@@ -1,19 +1,30 @@
 """Worker memory per open session, and how long a new worker takes to get them all back.
 
 Memory: a fresh worker, ready and idle, then ``sessions`` routine sessions (two events each)
-through the real pipeline; per-session bytes = (RSS with them - RSS idle) / sessions.
+through the real pipeline; per-session bytes = (RSS with them - RSS idle) / sessions. Above
+``PIPELINE_FILL_MAX`` sessions the states (computed by the decision core from the same two
+events) are written straight to the table's changelog instead, and a new worker recovers
+them: the same bytes in the table, without an hour of filling; that first recovery is timed
+too (``fill_seconds``).
 Recovery: that worker is stopped (SIGTERM) and a new one started with the same app id, data
 directory and store; timed from process start to ``/ready`` answering 200, and to the table
 holding every session (``escalator_open_sessions`` on ``/metrics`` where the worker has it,
 else every one of a sample of sessions answering on ``/sessions/{id}``).
 """
 
+import asyncio
+import functools
+import json
 import random
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, cast
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 
 from benchmarks.harness import (
     Bench,
@@ -25,8 +36,13 @@ from benchmarks.harness import (
     watch_progress,
 )
 from benchmarks.mix import opening_events, opening_session_id
+from workers.decision import DecisionEngine, SessionState
+from workers.decision.policy import load_policy
 from workers.embedded import WorkerProcess
 from workers.embedded.feed import event_record
+from workers.intake import parse_record
+from workers.stream import codec
+from workers.stream.app import SESSIONS_TABLE
 
 EVENTS_PER_SESSION = 2
 SETTLE_SECONDS = 3.0
@@ -34,6 +50,10 @@ SAMPLE_SESSIONS = 50
 SECONDS_PER_EVENT_ALLOWED = 0.05
 RECOVERY_TIMEOUT_FLOOR_SECONDS = 300.0
 OPEN_SESSIONS_METRIC = "escalator_open_sessions"
+# Larger sizes are written to the changelog directly (filling through the pipeline would take
+# about an hour per million sessions at the worker's rate).
+PIPELINE_FILL_MAX = 100_000
+MAX_RECORD_BYTES = 64 * 1024
 
 
 @dataclass
@@ -45,6 +65,7 @@ class MemoryResult:
     bytes_per_session: float
     events_processed: int
     fill_seconds: float
+    filled_by: str = "pipeline"
 
 
 @dataclass
@@ -126,6 +147,107 @@ def fill(bench: Bench, store: str, sessions: int) -> tuple[Deployment, MemoryRes
     return deployment, result
 
 
+@functools.lru_cache(maxsize=1)
+def stored_states(sessions: int, partitions: int) -> list[tuple[int, bytes, bytes]]:
+    """(partition, key, stored bytes) of each opening session, as the worker would store it
+    after the session's two opening events: the decision core's state, encoded by the codec
+    with its partition (Kafka's default partitioner on the session id) and next due time.
+    Kept for the next store's row (computing a million takes minutes)."""
+    return list(_computed_states(sessions, partitions))
+
+
+def _computed_states(sessions: int, partitions: int) -> Iterator[tuple[int, bytes, bytes]]:
+    engine = DecisionEngine(load_policy())
+    session_id, state = None, None
+    for event in opening_events(sessions, event_times_start()):
+        parsed = parse_record(json.dumps(event).encode(), None, MAX_RECORD_BYTES)
+        if parsed.session_id != session_id:
+            if state is not None:
+                yield _stored(engine, state, partitions)
+            session_id, state = parsed.session_id, None
+        state = engine.apply(state, parsed).state
+    if state is not None:
+        yield _stored(engine, state, partitions)
+
+
+def _stored(
+    engine: DecisionEngine, state: SessionState, partitions: int
+) -> tuple[int, bytes, bytes]:
+    key = state.session_id.encode()
+    every = list(range(partitions))
+    partition = int(DefaultPartitioner()(key, every, every))
+    due = engine.next_check(state)
+    return partition, key, codec.encode(state, partition, due.timestamp() if due else None)
+
+
+async def _write_changelog(bootstrap: str, topic: str, sessions: int, partitions: int) -> None:
+    """Many records per batch, then one record alone per partition: the embedded broker
+    reports a partition's end from its last batch, which must hold a single record for the
+    worker's recovery to read to the end (the worker's own writes are one per batch)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=256 * 1024
+    )
+    await producer.start()
+    last: dict[int, tuple[bytes, bytes]] = {}
+    try:
+        pending = []
+        for partition, key, value in stored_states(sessions, partitions):
+            pending.append(await producer.send(topic, key=key, value=value, partition=partition))
+            last[partition] = (key, value)
+            if len(pending) >= 5_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+        await producer.flush()
+        for partition, (key, value) in sorted(last.items()):
+            await producer.send_and_wait(topic, key=key, value=value, partition=partition)
+    finally:
+        await producer.stop()
+
+
+def fill_changelog(bench: Bench, store: str, sessions: int) -> tuple[Deployment, MemoryResult]:
+    """A worker that recovered ``sessions`` states written straight to its changelog."""
+    deployment = bench.deployment(f"memory-{store.split(':')[0]}", store=store)
+    try:
+        deployment.create_topics()
+        empty = deployment.start_worker()  # creates the changelog topics, holds nothing
+        empty.wait_ready()
+        time.sleep(SETTLE_SECONDS)
+        idle = rss_bytes(cast(int, empty.pid))
+        empty.stop()
+        deployment.processes.clear()
+        with progress() as bar:
+            bar.add_task(f"writing {sessions:,} states to the changelog", total=None)
+            asyncio.run(
+                _write_changelog(
+                    bench.broker.bootstrap,
+                    f"{deployment.name}-{SESSIONS_TABLE}-changelog",
+                    sessions,
+                    bench.partitions,
+                )
+            )
+        started = time.monotonic()
+        worker = deployment.start_worker()
+        _wait_holding(worker, sessions, started, "first recovery", store)
+        fill_seconds = time.monotonic() - started
+        time.sleep(SETTLE_SECONDS)
+        held = rss_bytes(cast(int, worker.pid))
+    except BaseException:
+        deployment.stop()
+        raise
+    result = MemoryResult(
+        store=store,
+        sessions=sessions,
+        rss_idle_mb=idle / 2**20,
+        rss_mb=held / 2**20,
+        bytes_per_session=(held - idle) / sessions,
+        events_processed=0,
+        fill_seconds=fill_seconds,
+        filled_by="changelog",
+    )
+    return deployment, result
+
+
 def _sample_ids(sessions: int) -> list[str]:
     """Session ids to look up: the first, the last and a seeded sample between."""
     between = random.Random(5).sample(range(sessions), min(sessions, SAMPLE_SESSIONS))
@@ -147,6 +269,27 @@ def _holds_all(worker: WorkerProcess, sessions: int, sample: list[str]) -> tuple
     return not missing, f"/sessions/{{id}} for {len(sample)} sessions"
 
 
+def _wait_holding(
+    worker: WorkerProcess, sessions: int, started: float, label: str, store: str
+) -> tuple[float, str]:
+    """Wait until the worker is ready and holds every session; seconds from ``started`` to
+    ready, and how holding was checked."""
+    timeout = max(RECOVERY_TIMEOUT_FLOOR_SECONDS, sessions * SECONDS_PER_EVENT_ALLOWED)
+    with progress() as bar:
+        bar.add_task(f"{label}: {sessions:,} sessions ({store})", total=None)
+        worker.wait_ready(timeout)
+        ready_seconds = time.monotonic() - started
+        sample = _sample_ids(sessions)
+        deadline = started + timeout
+        holds, checked_by = _holds_all(worker, sessions, sample)
+        while not holds and time.monotonic() < deadline:
+            time.sleep(0.2)
+            holds, checked_by = _holds_all(worker, sessions, sample)
+    if not holds:
+        raise TimeoutError(f"the new worker did not hold all {sessions} sessions")
+    return ready_seconds, checked_by
+
+
 def recover(deployment: Deployment, memory: MemoryResult) -> RecoveryResult:
     """Stop the deployment's worker, start a new one and time how long until it holds every
     session again."""
@@ -154,42 +297,36 @@ def recover(deployment: Deployment, memory: MemoryResult) -> RecoveryResult:
     started = time.monotonic()
     old.stop()
     stop_seconds = time.monotonic() - started
-    timeout = max(RECOVERY_TIMEOUT_FLOOR_SECONDS, memory.sessions * SECONDS_PER_EVENT_ALLOWED)
     started = time.monotonic()
     worker = deployment.start_worker()
-    with progress() as bar:
-        bar.add_task(f"recovering {memory.sessions:,} sessions ({memory.store})", total=None)
-        worker.wait_ready(timeout)
-        ready_seconds = time.monotonic() - started
-        sample = _sample_ids(memory.sessions)
-        deadline = started + timeout
-        holds, checked_by = _holds_all(worker, memory.sessions, sample)
-        while not holds and time.monotonic() < deadline:
-            time.sleep(0.2)
-            holds, checked_by = _holds_all(worker, memory.sessions, sample)
-    if not holds:
-        raise TimeoutError(f"the new worker did not hold all {memory.sessions} sessions")
-    all_seconds = time.monotonic() - started
+    ready_seconds, checked_by = _wait_holding(
+        worker, memory.sessions, started, "recovering", memory.store
+    )
     return RecoveryResult(
         store=memory.store,
         sessions=memory.sessions,
         stop_seconds=stop_seconds,
         ready_seconds=ready_seconds,
-        all_sessions_seconds=all_seconds,
+        all_sessions_seconds=time.monotonic() - started,
         checked_by=checked_by,
         rss_after_mb=rss_bytes(cast(int, worker.pid)) / 2**20,
     )
 
 
 def measure(
-    bench: Bench, stores: list[str], sizes: list[int], recovery_sizes: set[int]
+    bench: Bench,
+    stores: list[str],
+    sizes: list[int],
+    recovery_sizes: set[int],
+    pipeline_fill_max: int = PIPELINE_FILL_MAX,
 ) -> tuple[list[MemoryResult], list[RecoveryResult]]:
     """Each store and size on a fresh worker; recovery after the sizes that ask for it."""
     memory: list[MemoryResult] = []
     recovery: list[RecoveryResult] = []
     for store in stores:
         for size in sizes:
-            deployment, result = fill(bench, store, size)
+            filler = fill if size <= pipeline_fill_max else fill_changelog
+            deployment, result = filler(bench, store, size)
             try:
                 memory.append(result)
                 if size in recovery_sizes:

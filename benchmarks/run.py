@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="table stores for memory and recovery: memory, rocksdb (skipped, with a note, "
         "when rocksdict is not installed)",
     )
+    parser.add_argument(
+        "--changelog-fill-above",
+        type=int,
+        default=memory.PIPELINE_FILL_MAX,
+        help="memory: larger session counts are written straight to the changelog and "
+        "recovered by a new worker, instead of sent through the pipeline",
+    )
     parser.add_argument("--decision-sessions", type=int, help="decision core: conversations")
     parser.add_argument(
         "--partitions", type=int, default=Settings().partitions, help="of every topic"
@@ -223,7 +230,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"memory: {sizes} sessions, stores {stores}, "
                 f"recovery after {sorted(recovery_sizes)}"
             )
-            filled, recovered = memory.measure(bench, stores, sizes, recovery_sizes)
+            filled, recovered = memory.measure(
+                bench, stores, sizes, recovery_sizes, args.changelog_fill_above
+            )
             result["memory"] = memory.as_json(filled)
             result["recovery"] = memory.as_json(recovered)
     if "decision" in sections:
@@ -345,8 +354,9 @@ def _latency_table(shown: dict[str, Any]) -> Table:
 
 def _memory_table(results: list[dict[str, Any]]) -> Table:
     table = Table(title="worker memory (VmRSS) with open sessions, two events each")
-    for column in ("store", "sessions", "idle MB", "with sessions MB", "bytes/session", "fill s"):
-        table.add_column(column, justify="left" if column == "store" else "right")
+    columns = ("store", "sessions", "idle MB", "with sessions MB", "bytes/session", "fill s")
+    for column in (*columns, "filled by"):
+        table.add_column(column, justify="right" if column in columns[1:] else "left")
     for shown in results:
         table.add_row(
             shown["store"],
@@ -355,6 +365,7 @@ def _memory_table(results: list[dict[str, Any]]) -> Table:
             f"{shown['rss_mb']:.0f}",
             f"{shown['bytes_per_session']:,.0f}",
             f"{shown['fill_seconds']:.0f}",
+            "the pipeline" if shown["filled_by"] == "pipeline" else "changelog, then recovery",
         )
     return table
 

@@ -136,15 +136,15 @@ class Settings(BaseSettings):
         description="How long a batch waits to fill; bounds the latency it adds.",
     )
     state_flush_seconds: float = Field(
-        default=0.0,
+        default=5.0,
         ge=0,
         le=60.0,
-        description="How long changed session state may wait to be written (0: after every "
-        "batch); events of a session in between share one changelog record, and records are "
-        "acknowledged after the write. See docs/performance.md before raising it.",
+        description="How often changed session state is written (0: after every batch); "
+        "events of a session in between share one changelog record. After a crash, the "
+        "records since the last write are read back from the broker and applied again.",
     )
-    max_unflushed_records: int = Field(
-        default=20_000, ge=1, le=1_000_000, description="Records held before a forced write."
+    max_unflushed_sessions: int = Field(
+        default=20_000, ge=1, le=1_000_000, description="Changed sessions that force a write."
     )
     redis_retry_max_seconds: float = Field(default=5.0, gt=0, description="Backoff ceiling.")
     rebalance_timeout_seconds: float | None = Field(

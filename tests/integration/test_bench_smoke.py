@@ -17,6 +17,8 @@ from benchmarks.throughput import ENGINE, LIMIT, PIPELINE
 
 EVENTS = 600
 SESSIONS = 400
+# Filled through the pipeline up to SESSIONS, straight into the changelog above.
+CHANGELOG_SESSIONS = 600
 
 
 def _number(value: Any) -> bool:
@@ -36,8 +38,10 @@ def test_quick_bench_measures_every_row(tmp_path: Path, redis_client: "redis.Red
             "--latency-seconds",
             "3",
             "--sessions",
-            str(SESSIONS),
+            f"{SESSIONS},{CHANGELOG_SESSIONS}",
             "--recovery-sessions",
+            f"{SESSIONS},{CHANGELOG_SESSIONS}",
+            "--changelog-fill-above",
             str(SESSIONS),
             "--decision-sessions",
             "200",
@@ -73,12 +77,17 @@ def test_quick_bench_measures_every_row(tmp_path: Path, redis_client: "redis.Red
 
     stores = {"memory://", "rocksdb://"} if find_spec("rocksdict") else {"memory://"}
     filled = {(row["store"], row["sessions"]): row for row in latest["memory"]}
-    assert set(filled) == {(store, SESSIONS) for store in stores}
-    for row in filled.values():
-        assert row["events_processed"] == 2 * SESSIONS
+    sizes = {SESSIONS, CHANGELOG_SESSIONS}
+    assert set(filled) == {(store, size) for store in stores for size in sizes}
+    for (_, size), row in filled.items():
+        through_pipeline = size == SESSIONS
+        assert row["filled_by"] == ("pipeline" if through_pipeline else "changelog")
+        assert row["events_processed"] == (2 * SESSIONS if through_pipeline else 0)
         assert _number(row["bytes_per_session"])
+    # Holding every session is checked on the worker (its open-session count), so a
+    # changelog-filled worker that recovered fewer than all would have failed the run.
     recovered = {(row["store"], row["sessions"]) for row in latest["recovery"]}
-    assert recovered == {(store, SESSIONS) for store in stores}
+    assert recovered == {(store, size) for store in stores for size in sizes}
     assert all(
         _number(row["ready_seconds"]) and row["all_sessions_seconds"] >= row["ready_seconds"]
         for row in latest["recovery"]

@@ -5,8 +5,9 @@ passed over applied in offset order."""
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from workers.decision.policy import load_policy
 from workers.queues import AgentQueueWriter, QueueKeys
 from workers.queues.reader import queued_escalations
 from workers.stream import codec
+from workers.stream import pipeline as pipeline_module
 from workers.stream.pipeline import Pipeline
 
 CHAT = "chat-events"
@@ -40,6 +42,7 @@ class Store:
 
     data: dict[str, bytes] = field(default_factory=dict)
     writes: list[str] = field(default_factory=list)
+    scans: int = 0
 
     def get(self, key: str, partition: int) -> bytes | None:
         return self.data.get(key)
@@ -56,6 +59,7 @@ class Store:
         self.data.pop(key, None)
 
     def items(self) -> Iterator[tuple[str, bytes]]:
+        self.scans += 1
         return iter(list(self.data.items()))
 
 
@@ -84,7 +88,13 @@ def keys(redis_client: "redis.Redis") -> Iterator[QueueKeys]:
         redis_client.delete(*stale)
 
 
-def pipeline(keys: QueueKeys, sessions: Store, offsets: Store, broker: Broker | None) -> Pipeline:
+def pipeline(
+    keys: QueueKeys,
+    sessions: Store,
+    offsets: Store,
+    broker: Broker | None,
+    wait_written: Callable[[], Awaitable[None]] | None = None,
+) -> Pipeline:
     async def discard(key: bytes | None, value: bytes) -> None:
         return None
 
@@ -98,6 +108,8 @@ def pipeline(keys: QueueKeys, sessions: Store, offsets: Store, broker: Broker | 
         send_dead_letter=discard,
         send_command=discard,
         ticks_topic=TICKS,
+        input_topics=(CHAT,),
+        wait_written=wait_written,
         max_record_bytes=64 * 1024,
         max_word_chars=1000,
         retry_ceiling_seconds=1.0,
@@ -132,7 +144,7 @@ def test_a_batch_writes_each_session_once_and_decides_as_one_by_one(
         await batched.handle_batch(first)
         assert batched_sessions.writes == []
         await batched.handle_batch(second)
-        batched.flush()
+        await batched.flush()
         single = pipeline(keys, single_sessions, Store(), None)
         for record in records(events):
             await single.handle(record)
@@ -191,7 +203,7 @@ def test_nothing_is_read_back_when_offsets_follow_on(keys: QueueKeys) -> None:
 
     async def run() -> None:
         await worker.handle_batch(records(escalating("e"), first_offset=3))
-        worker.flush()
+        await worker.flush()
         await worker.handle_batch([Record(TICKS, 0, 0, None, json.dumps(tick).encode())])
 
     asyncio.run(run())
@@ -206,7 +218,7 @@ def test_discarded_changes_are_never_written(keys: QueueKeys) -> None:
     asyncio.run(worker.handle_batch(records(escalating("f"))))
     assert worker.unflushed
     worker.discard()
-    worker.flush()
+    asyncio.run(worker.flush())
     assert sessions.writes == []
     assert offsets.writes == []
     assert not worker.unflushed
@@ -220,5 +232,92 @@ def test_the_current_state_includes_what_is_not_written_yet(keys: QueueKeys) -> 
     unwritten = worker.current_state("g")
     assert unwritten is not None
     assert unwritten.events_applied == 3
-    worker.flush()
+    asyncio.run(worker.flush())
     assert worker.current_state("g") == unwritten == codec.decode_state(sessions.data["g"])
+
+
+def test_a_partition_without_a_checkpoint_is_read_back_from_its_start(keys: QueueKeys) -> None:
+    """A crash before a partition's first flush, with offsets already committed: the next
+    record is not the first, and everything before it is read back."""
+    log = records(escalating("h"))
+    broker = Broker(log=log)
+    sessions, offsets = Store(), Store()
+    worker = pipeline(keys, sessions, offsets, broker)
+    asyncio.run(worker.handle(log[-1]))
+    assert broker.reads == [(0, 2)]
+    assert worker.stats["events"] == 3
+    assert offsets.data[f"{CHAT}:0"] == b"2"
+
+
+def test_a_long_gap_is_read_back_in_chunks(
+    keys: QueueKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline_module, "READ_BACK_CHUNK", 2)
+    log = records(escalating("i") + escalating("j"))
+    broker = Broker(log=log)
+    worker = pipeline(keys, Store(), Store(data={f"{CHAT}:0": b"0"}), broker)
+    asyncio.run(worker.handle(log[-1]))
+    assert broker.reads == [(1, 3), (3, 5)]
+    assert worker.stats["records_read_back"] == 4
+    assert worker.stats["events"] == 5
+
+
+def test_a_flush_writes_the_checkpoint_only_after_the_states_are_written(
+    keys: QueueKeys,
+) -> None:
+    """The applied offset is what read-back starts from: it must never be on the broker
+    while the states it covers are not."""
+    sessions, offsets = Store(), Store()
+    seen: list[tuple[int, int]] = []
+
+    async def wait_written() -> None:
+        seen.append((len(sessions.writes), len(offsets.writes)))
+
+    worker = pipeline(keys, sessions, offsets, None, wait_written)
+    asyncio.run(worker.handle_batch(records(escalating("k") + escalating("l"))))
+    asyncio.run(worker.flush())
+    assert seen == [(2, 0), (2, 1)]
+    assert worker.stats["flushes"] == 1
+
+
+def test_open_sessions_count_what_is_not_written_yet(keys: QueueKeys) -> None:
+    worker = pipeline(keys, Store(), Store(), None)
+    counts: list[tuple[int, int]] = []
+
+    async def run() -> None:
+        await worker.handle_batch(records(escalating("m")))
+        counts.append((worker.open_sessions({0}), worker.open_sessions({1})))
+        await worker.flush()
+        await worker.handle_batch(records(escalating("n"), first_offset=3))
+        counts.append((worker.open_sessions({0}), worker.open_sessions({1})))
+
+    asyncio.run(run())
+    assert counts == [(1, 0), (2, 0)]
+
+
+def test_ticks_find_due_sessions_without_walking_the_table(keys: QueueKeys) -> None:
+    """The table is walked once, to build the due-time index; flushes keep it up to date."""
+    sessions = Store()
+    worker = pipeline(keys, sessions, Store(), None)
+    later = datetime.fromisoformat(escalating("o")[0]["ts"]) + timedelta(days=2)
+
+    def tick(number: int) -> Record:
+        ts = (later + timedelta(days=2 * number)).isoformat()
+        value = {"type": "tick", "tick_id": f"t-{number}", "ts": ts}
+        return Record(TICKS, 0, number, None, json.dumps(value).encode())
+
+    async def run() -> None:
+        await worker.handle_batch(records(escalating("o")))
+        await worker.flush()
+        await worker.handle_batch([tick(0)])  # builds the index; "o" has long expired
+        await worker.flush()
+        await worker.handle_batch(records(escalating("q"), first_offset=3))
+        await worker.flush()
+        await worker.handle_batch([tick(1)])
+        await worker.flush()
+
+    asyncio.run(run())
+    assert sessions.data == {}
+    assert worker.stats["sessions_dropped"] == 2
+    assert sessions.scans == 1
+    assert worker.stats["due_index_builds"] == 1

@@ -1,9 +1,12 @@
 """The Faust app: one table of session state and one thin agent over the chat-events topic."""
 
+import asyncio
 import json
+import logging
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -12,7 +15,7 @@ from typing import Any, cast
 import faust
 import redis.asyncio as aioredis
 from faust.streams import _current_event
-from faust.types import EventT, StreamT, TableT
+from faust.types import EventT, Message, StreamT, TableT
 from faust.web import Request, Response, View
 
 from schemas.escalation import ReasonCode
@@ -22,20 +25,21 @@ from workers.logs import LogRedaction
 from workers.metrics import CONTENT_TYPE, WorkerMetrics, consumer_offsets
 from workers.queues import AgentQueueWriter, QueueKeys
 from workers.settings import BrokerProfile, Settings
-from workers.stream import codec
 from workers.stream.gaps import KafkaRangeReader
 from workers.stream.pipeline import Pipeline
 from workers.stream.transport import embedded_url
+
+log = logging.getLogger("escalator.app")
 
 # Tansu reports a partition's end offset as the last batch's base offset + 1, so table recovery
 # would stop early unless every produced batch holds exactly one record. (Its other quirk, slow
 # fetches over several partitions, is handled by workers/stream/transport.py.)
 EMBEDDED_MAX_BATCH_BYTES = 1
 SESSIONS_TABLE = "sessions"
-# How often held records are checked for a due flush (or a starting rebalance).
-FLUSH_CHECK_SECONDS = 0.25
 APPLIED_OFFSETS_TABLE = "applied-offsets"
 SCRAPE_REDIS_TIMEOUT_SECONDS = 1.0
+# How long a clean stop waits for the batch in hand before giving up writing state.
+STOP_WAIT_SECONDS = 10.0
 # The evidence a session holds, by reason, as ``GET /sessions/{id}`` groups it.
 EVIDENCE_FIELDS = {
     ReasonCode.FRUSTRATION: "negative_run",
@@ -86,7 +90,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
 
 def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
     """Wire the Faust app for ``settings``; nothing connects until the worker starts."""
-    app = faust.App(settings.app_id, **faust_options(settings))
+    app = _App(settings.app_id, **faust_options(settings))
     policy = policy or load_policy(settings.policy_file)
     # Faust's worker replaces the root log handlers; put the redacting filter on its own.
     app.add_dependency(LogRedaction(policy.redaction.logs, settings.log_format))
@@ -134,6 +138,10 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
     async def send_command(key: bytes | None, value: bytes) -> None:
         await bot_control.send(key=key, value=value)
 
+    async def wait_written() -> None:
+        """Until everything produced so far (table changelogs included) is on the broker."""
+        await app.producer.flush()
+
     engine = DecisionEngine(policy)
     metrics = WorkerMetrics()
     # Its own client with short timeouts: a scrape must answer even while Redis is away.
@@ -147,7 +155,9 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
         engine=engine,
         sessions=_PartitionedTable(sessions, settings.chat_events_topic),
         applied_offsets=_PartitionedTable(applied_offsets, settings.chat_events_topic),
+        input_topics=(settings.chat_events_topic, settings.handoff_events_topic),
         reader=KafkaRangeReader(settings),
+        wait_written=wait_written,
         writer=writer,
         send_escalation=send_escalation,
         send_dead_letter=send_dead_letter,
@@ -172,42 +182,19 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
             }
             await ticks.send(value=json.dumps(tick).encode(), partition=partition)
 
-    held = _HeldRecords(app, pipeline, settings.state_flush_seconds)
+    writer_of_state = _StateWriter(app, pipeline, settings)
+    app.before_stop = writer_of_state.on_stop
 
     @app.agent(inbound, concurrency=1)
     async def decide(stream: StreamT[bytes]) -> None:
-        """Batches in offset order: per-session order is the partition's order. A record is
-        acknowledged (and so may be committed) only after the state it changed is written;
-        what a rebalance interrupts is dropped and read again."""
+        """Batches in offset order: per-session order is the partition's order; state is
+        written by ``_StateWriter``."""
         batches = cast(Any, stream).take_events(
             settings.batch_max_records, settings.batch_wait_seconds
         )
-        if not settings.state_flush_seconds:
-            # Written after every batch, before ``take_events`` acknowledges it.
-            async for events in batches:
-                generation = app.consumer_generation_id
-                await pipeline.handle_batch(
-                    [e.message for e in events if e.message.generation_id == generation]
-                )
-                pipeline.flush()
-            return
-        try:
-            async for events in batches:
-                current = held.admit(events)
-                await pipeline.handle_batch([event.message for event in current])
-                held.hold(current)
-                if len(held) >= settings.max_unflushed_records or not pipeline.unflushed:
-                    held.flush()
-                else:
-                    held.flush_if_due()
-                del events, current  # held records are referenced by ``held`` alone
-        finally:
-            held.flush_on_stop()
-
-    @app.timer(FLUSH_CHECK_SECONDS)  # type: ignore[untyped-decorator]
-    async def flush_held_records() -> None:
-        """Writes held state when it is due, and at once when a rebalance starts."""
-        held.flush_if_due()
+        async for events in batches:
+            async with writer_of_state.batch(events) as current:
+                await pipeline.handle_batch(current)
 
     @app.page("/sessions/{session_id}")
     @app.table_route(table=sessions, match_info="session_id")
@@ -252,9 +239,7 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
             for tp in app.assignor.assigned_actives()
             if tp.topic == settings.chat_events_topic
         }
-        metrics.observe_open_sessions(
-            sum(codec.decode_header(value)[0] in actives for _key, value in sessions.items())
-        )
+        metrics.observe_open_sessions(pipeline.open_sessions(actives))
         metrics.observe_offsets(consumer_offsets(app.consumer, inbound_topics))
         await metrics.refresh_queue_depths(depth_client, QueueKeys(settings.redis_prefix))
         return web.bytes(metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
@@ -324,57 +309,71 @@ def session_view(state: SessionState, engine: DecisionEngine) -> dict[str, Any]:
     return view
 
 
-class _HeldRecords:
-    """Records processed but not acknowledged yet: acknowledged after the flush that writes
-    the state they changed, so the offsets Faust commits never run ahead of the table. When a
-    rebalance starts, what is held is written and acknowledged at once: Faust waits for every
-    record in hand before it gives partitions up, and the partitions are still this worker's
-    until it does."""
+class _App(faust.App):
+    """A Faust app that lets the worker write its state while it still owns its partitions
+    at a clean stop (before Faust pauses the consumer and stops the tables)."""
 
-    def __init__(self, app: faust.App, pipeline: Pipeline, flush_seconds: float) -> None:
+    before_stop: Callable[[], Awaitable[None]] | None = None
+
+    async def on_stop(self) -> None:
+        if self.before_stop is not None:
+            await self.before_stop()
+        await super().on_stop()
+
+
+class _StateWriter:
+    """When the pipeline's state is written. At most every ``state_flush_seconds`` (a
+    checkpoint, see pipeline.py), at once when a rebalance starts while a batch is in hand
+    (this worker owns its partitions until the batch is acknowledged), after every batch once
+    a clean stop has begun, and never across a group generation: changes not written by its
+    end are dropped, and the partition's new owner reads their records back."""
+
+    def __init__(self, app: faust.App, pipeline: Pipeline, settings: Settings) -> None:
         self._app = app
         self._pipeline = pipeline
-        self._flush_seconds = flush_seconds
-        self._events: list[EventT[bytes]] = []
+        self._flush_seconds = settings.state_flush_seconds
+        self._max_unflushed = settings.max_unflushed_sessions
         self._generation = app.consumer_generation_id
         self._flushed_at = time.monotonic()
+        self._in_hand = asyncio.Lock()
+        self._stopping = False
 
-    def __len__(self) -> int:
-        return len(self._events)
+    @asynccontextmanager
+    async def batch(self, events: Sequence[EventT[bytes]]) -> AsyncIterator[list[Message]]:
+        """The records of ``events`` to handle (those of the current generation); writes
+        the state afterwards when it is due."""
+        async with self._in_hand:
+            if self._app.consumer_generation_id != self._generation:
+                self._pipeline.discard()
+                self._generation = self._app.consumer_generation_id
+            yield [e.message for e in events if e.message.generation_id == self._generation]
+            if (
+                self._stopping
+                or self._app.rebalancing
+                or self._pipeline.unflushed_sessions >= self._max_unflushed
+                or time.monotonic() - self._flushed_at >= self._flush_seconds
+            ):
+                await self._flush()
 
-    def admit(self, events: Sequence[EventT[bytes]]) -> list[EventT[bytes]]:
-        """The events of a new batch to process. Each gets a reference of ours, released
-        after the flush; one fetched before a rebalance is never released, so it cannot be
-        committed unprocessed (it is read again from the committed offset)."""
-        for event in events:
-            event.message.incref()
-        if self._app.consumer_generation_id != self._generation:
-            self._pipeline.discard()
-            self._events.clear()
-            self._generation = self._app.consumer_generation_id
-        return [event for event in events if event.message.generation_id == self._generation]
-
-    def hold(self, events: Sequence[EventT[bytes]]) -> None:
-        self._events.extend(events)
-
-    def flush(self) -> None:
-        self._pipeline.flush()
-        for event in self._events:
-            event.ack()
-        self._events.clear()
-        self._flushed_at = time.monotonic()
-
-    def flush_if_due(self) -> None:
-        if not self._events:
+    async def on_stop(self) -> None:
+        """A clean stop writes what is pending once the batch in hand is done, so the next
+        owner has nothing to read back (if the batch does not finish in time, it reads it
+        back)."""
+        self._stopping = True
+        try:
+            await asyncio.wait_for(self._in_hand.acquire(), STOP_WAIT_SECONDS)
+        except TimeoutError:
+            log.warning("stopping without writing state: a batch is stuck (Redis away?)")
             return
-        if self._app.rebalancing or time.monotonic() - self._flushed_at >= self._flush_seconds:
-            self.flush()
+        try:
+            if self._app.consumer_generation_id == self._generation:
+                await self._flush()
+        finally:
+            self._in_hand.release()
 
-    def flush_on_stop(self) -> None:
-        """A clean stop writes what it holds, so the offsets committed on the way out
-        cover it; after a crash the records are simply read again."""
-        if self._app.consumer_generation_id == self._generation:
-            self.flush()
+    async def _flush(self) -> None:
+        await self._pipeline.flush()
+        self._flushed_at = time.monotonic()
 
 
 class _PartitionMarker:

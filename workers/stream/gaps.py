@@ -58,14 +58,18 @@ class KafkaRangeReader:
         return consumer
 
     async def read(self, topic: str, partition: int, start: int, end: int) -> list[MissedRecord]:
-        """The records at offsets ``start`` (inclusive) to ``end`` (exclusive), in order."""
+        """The records at offsets ``start`` (inclusive) to ``end`` (exclusive), in order,
+        those the broker still holds."""
         if self._reader is None:
             self._reader = await self._consumer(None)
         tp = TopicPartition(topic, partition)
         self._reader.assign([tp])
-        self._reader.seek(tp, start)
+        # Records older than the log's start are gone (retention); read what is left.
+        position = max(start, (await self._reader.beginning_offsets([tp]))[tp])
         records: list[MissedRecord] = []
-        position = start
+        if position >= end:
+            return records
+        self._reader.seek(tp, position)
         while position < end:
             batch = await self._reader.getmany(tp, timeout_ms=READ_TIMEOUT_MS)
             fetched: Sequence[ConsumerRecord[bytes, bytes]] = batch.get(tp, [])

@@ -6,9 +6,11 @@ looked at, and nothing in a batch is acknowledged before the whole batch is done
 is never committed past an escalation that is not in its queue; Redis writes are idempotent by
 ``escalation_id``, so redelivered records cannot duplicate it. State: each session touched
 between two flushes is written to the table once (several events of a session share one
-changelog record; records are acknowledged only once the state they changed is written).
-Loss: the last applied offset of every input partition is kept in a table
-too, and records the consumer passed over are read back (workers/stream/gaps.py)."""
+changelog record). A flush is a checkpoint: the states first, then, once the broker has them,
+the last offset applied per input partition. Records may be acknowledged, and committed, before
+the flush that covers them: whatever lies between a partition's checkpoint and the group's
+committed offset is read back from the broker and applied again (workers/stream/gaps.py), so a
+crash or a rebalance loses nothing, and applying an event twice is caught by its id."""
 
 import asyncio
 import base64
@@ -37,6 +39,8 @@ T = TypeVar("T")
 
 # (key, value) -> awaitable: how the pipeline produces to a Kafka topic.
 Send = Callable[[bytes | None, bytes], Awaitable[Any]]
+# Records read back from the broker per request, so a long gap never sits in memory whole.
+READ_BACK_CHUNK = 2_000
 
 
 class SessionStore(Protocol):
@@ -125,13 +129,17 @@ class Pipeline:
         max_record_bytes: int,
         max_word_chars: int,
         retry_ceiling_seconds: float,
+        input_topics: Sequence[str] = (),
         reader: RangeReader | None = None,
+        wait_written: Callable[[], Awaitable[None]] | None = None,
         metrics: PipelineObserver = NO_METRICS,
     ) -> None:
         self._engine = engine
         self._sessions = sessions
         self._applied_offsets = applied_offsets
+        self._input_topics = sorted(input_topics)
         self._reader = reader
+        self._wait_written = wait_written
         self._writer = writer
         self._send_escalation = send_escalation
         self._send_dead_letter = send_dead_letter
@@ -142,18 +150,18 @@ class Pipeline:
         self._retry_ceiling = retry_ceiling_seconds
         self._metrics = metrics
         self._dirty = _Pending()
+        self._due: dict[int, dict[str, float]] | None = None
         self.stats: Counter[str] = Counter()
 
     async def handle(self, record: SourceRecord) -> None:
         """Process one consumed record completely, its state written, before returning."""
         await self.handle_batch((record,))
-        self.flush()
+        await self.flush()
 
     async def handle_batch(self, records: Sequence[SourceRecord]) -> None:
         """Process consumed records in order, each with its effects delivered before the
-        next. State is written by ``flush``: the caller acknowledges records only after the
-        flush that covers them, so several events of a session, across batches, share one
-        changelog record, and a crash before a flush means the records are read again."""
+        next. State is written by ``flush``, so several events of a session, across batches,
+        share one changelog record; after a crash, what no flush covered is read again."""
         self.stats["batches"] += 1
         for record in records:
             if record.topic == self._ticks_topic:
@@ -167,6 +175,22 @@ class Pipeline:
         """Whether anything changed since the last flush."""
         return bool(self._dirty.states or self._dirty.applied)
 
+    @property
+    def unflushed_sessions(self) -> int:
+        """Sessions changed since the last flush (what a flush will write)."""
+        return len(self._dirty.states)
+
+    def open_sessions(self, partitions: set[int]) -> int:
+        """Sessions held for ``partitions``, written or not."""
+        stored = sum(
+            codec.decode_header(value)[0] in partitions for _key, value in self._sessions.items()
+        )
+        for session_id, (state, partition) in self._dirty.states.items():
+            if partition in partitions:
+                written = self._sessions.read(session_id) is not None
+                stored += (state is not None) - written
+        return stored
+
     def current_state(self, session_id: str) -> SessionState | None:
         """The session's latest state, written or not (None: unknown or dropped)."""
         if session_id in self._dirty.states:
@@ -174,9 +198,33 @@ class Pipeline:
         stored = self._sessions.read(session_id)
         return codec.decode_state(stored) if stored is not None else None
 
-    def flush(self) -> None:
-        """Write every session state and applied offset changed since the last flush."""
-        self._flush(self._dirty)
+    async def flush(self) -> None:
+        """Write every session state changed since the last flush and, once the broker has
+        them, the last offset applied per input partition: the checkpoint read-back starts
+        from. Returns when both are on the broker."""
+        pending, self._dirty = self._dirty, _Pending()
+        self.stats["flushes"] += 1
+        self.stats["state_writes"] += len(pending.states)
+        for session_id, (state, partition) in pending.states.items():
+            due_at = None
+            if state is None:
+                self._sessions.delete(session_id, partition)
+            else:
+                due = self._engine.next_check(state)
+                due_at = due.timestamp() if due else None
+                self._sessions.put(session_id, codec.encode(state, partition, due_at), partition)
+            if self._due is not None:
+                on_partition = self._due.setdefault(partition, {})
+                if due_at is None:
+                    on_partition.pop(session_id, None)
+                else:
+                    on_partition[session_id] = due_at
+        if pending.states and self._wait_written is not None:
+            await self._wait_written()
+        for (topic, partition), offset in pending.applied.items():
+            self._applied_offsets.put(f"{topic}:{partition}", b"%d" % offset, partition)
+        if pending.applied and self._wait_written is not None:
+            await self._wait_written()
 
     def discard(self) -> None:
         """Forget what was not flushed: after a rebalance the records behind it are read
@@ -184,6 +232,7 @@ class Pipeline:
         which must not find writes of a worker that no longer owns the partition."""
         self.stats["unflushed_sessions_discarded"] += len(self._dirty.states)
         self._dirty = _Pending()
+        self._due = None  # the table may have changed under new ownership: rebuilt on demand
 
     async def _apply(self, record: SourceRecord, pending: _Pending) -> None:
         pending.applied[(record.topic, record.partition)] = record.offset
@@ -212,45 +261,37 @@ class Pipeline:
         """Apply, first, any records between the last one applied on this partition and
         ``offset`` that the consumer passed over (workers/stream/gaps.py says why)."""
         last = self._last_applied(topic, partition, pending)
-        if self._reader is None or last is None or offset <= last + 1:
+        # No checkpoint yet: everything the log still holds before ``offset`` is unapplied.
+        start = 0 if last is None else last + 1
+        if self._reader is None or offset <= start:
             return
-        missed = await self._reader.read(topic, partition, last + 1, offset)
-        self.stats["records_read_back"] += len(missed)
-        log.warning(
-            "%s[%d]: offsets %d..%d were passed over by the consumer; applied %d read back",
-            topic,
-            partition,
-            last + 1,
-            offset - 1,
-            len(missed),
-        )
-        for record in missed:
-            await self._apply(record, pending)
+        applied = 0
+        while start < offset:
+            missed = await self._reader.read(
+                topic, partition, start, min(offset, start + READ_BACK_CHUNK)
+            )
+            if not missed:
+                break
+            for record in missed:
+                await self._apply(record, pending)
+            applied += len(missed)
+            start = missed[-1].offset + 1
+        self.stats["records_read_back"] += applied
+        if applied:
+            log.warning(
+                "%s[%d]: read back and applied %d records before offset %d (after a crash, "
+                "a rebalance or records the consumer passed over)",
+                topic,
+                partition,
+                applied,
+                offset,
+            )
 
     def _last_applied(self, topic: str, partition: int, pending: _Pending) -> int | None:
         if (topic, partition) in pending.applied:
             return pending.applied[(topic, partition)]
         stored = self._applied_offsets.get(f"{topic}:{partition}", partition)
         return int(stored) if stored is not None else None
-
-    def _flush(self, pending: _Pending) -> None:
-        """Write what the batch changed. Reassign, never mutate: only assignment reaches
-        the changelog."""
-        self.stats["state_writes"] += len(pending.states)
-        for session_id, (state, partition) in pending.states.items():
-            if state is None:
-                self._sessions.delete(session_id, partition)
-            else:
-                due = self._engine.next_check(state)
-                self._sessions.put(
-                    session_id,
-                    codec.encode(state, partition, due.timestamp() if due else None),
-                    partition,
-                )
-        for (topic, partition), offset in pending.applied.items():
-            self._applied_offsets.put(f"{topic}:{partition}", b"%d" % offset, partition)
-        pending.states.clear()
-        pending.applied.clear()
 
     async def _tick(self, record: SourceRecord) -> None:
         """Read back what the group committed past without it being applied, then run the
@@ -275,39 +316,46 @@ class Pipeline:
 
     def _due_sessions(self, partition: int, now: float) -> list[tuple[str, SessionState]]:
         """The partition's sessions that need a look at ``now``: unflushed states first,
-        then stored ones (whose header says when they are due, so most are not parsed)."""
+        then stored ones, found through the due-time index (none is parsed to find out)."""
         found: list[tuple[str, SessionState]] = []
         for session_id, (state, on) in self._dirty.states.items():
             if state is not None and on == partition:
                 due = self._engine.next_check(state)
                 if due is not None and due.timestamp() <= now:
                     found.append((session_id, state))
-        for session_id, stored in self._sessions.items():
+        stored_due = self._due_index().get(partition, {})
+        for session_id in [key for key, due in stored_due.items() if due <= now]:
             if session_id in self._dirty.states:
                 continue
-            on, stored_due = codec.decode_header(stored)
-            if on == partition and stored_due is not None and stored_due <= now:
-                found.append((session_id, codec.decode_state(stored)))
+            stored = self._sessions.get(session_id, partition)
+            if stored is None:
+                del stored_due[session_id]
+                continue
+            found.append((session_id, codec.decode_state(stored)))
         return found
+
+    def _due_index(self) -> dict[int, dict[str, float]]:
+        """Per partition, when each stored session is next due. Built by one pass over the
+        table (its headers) after every change of ownership, then kept by ``flush``, so a
+        tick does not walk the whole table."""
+        if self._due is None:
+            self._due = {}
+            for session_id, stored in self._sessions.items():
+                partition, due = codec.decode_header(stored)
+                if due is not None:
+                    self._due.setdefault(partition, {})[session_id] = due
+            self.stats["due_index_builds"] += 1
+        return self._due
 
     async def _read_back_committed(self, partition: int, pending: _Pending) -> None:
         """If the group's committed offset is past the last record applied on an input
         partition, the records in between were acknowledged without being applied."""
         if self._reader is None:
             return
-        for topic in self._input_topics(partition):
+        for topic in self._input_topics:
             committed = await self._reader.committed(topic, partition)
             if committed is not None:
                 await self._read_back(topic, partition, committed, pending)
-
-    def _input_topics(self, partition: int) -> list[str]:
-        """The input topics with an applied offset recorded for ``partition``."""
-        stored = {key for key, _ in self._applied_offsets.items()}
-        unflushed = {f"{topic}:{on}" for topic, on in self._dirty.applied}
-        suffix = f":{partition}"
-        return sorted(
-            key.removesuffix(suffix) for key in stored | unflushed if key.endswith(suffix)
-        )
 
     async def _settle(
         self,
