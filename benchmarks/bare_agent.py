@@ -7,12 +7,17 @@ the worker's garbage-collector tuning, and consumes the same way (``concurrency=
 ``stream.events()``); per event it decodes the JSON value and writes it to a changelog-backed
 table under the record's key. What escalator does beyond that is its own cost.
 
+With ``BARE_AGENT_WRITES=0`` in its environment it decodes without writing: the engine's
+ceiling, what Faust's per-record machinery alone allows (no agent over a Faust stream can
+go faster on this machine).
+
 Web: ``GET /stats`` answers ``{"events": n}``; ``GET /ready`` is 200 once partitions are
 assigned and the table is recovered (as the worker's).
 """
 
 import asyncio
 import json
+import os
 from typing import Any, cast
 
 import faust
@@ -22,6 +27,9 @@ from faust.web import Request, Response, View
 from workers.runtime import service_worker, tune_gc
 from workers.settings import Settings, load_settings
 from workers.stream.app import faust_options
+
+# "0": decode every event but write nothing (the engine ceiling row).
+WRITES_VARIABLE = "BARE_AGENT_WRITES"
 
 
 def build_app(settings: Settings) -> faust.App:
@@ -36,12 +44,15 @@ def build_app(settings: Settings) -> faust.App:
         help="The last event of each key.",
     )
     counted = {"events": 0}
+    writes = os.environ.get(WRITES_VARIABLE, "1") != "0"
 
     @app.agent(source, concurrency=1)
     async def update(stream: StreamT[bytes]) -> None:
-        """One table update per event."""
+        """One table update per event (or only the decode, without writes)."""
         async for event in stream.events():
-            latest[event.key] = json.loads(event.value)
+            decoded = json.loads(event.value)
+            if writes:
+                latest[event.key] = decoded
             counted["events"] += 1
 
     @app.page("/stats")

@@ -231,10 +231,12 @@ class Deployment:
         self.processes.append(worker)
         return worker
 
-    def start_bare_agent(self) -> BareAgentProcess:
-        """The engine baseline process for this deployment (not waited for)."""
+    def start_bare_agent(self, writes: bool = True) -> BareAgentProcess:
+        """The engine baseline process for this deployment (not waited for); without
+        ``writes``, the engine ceiling (decode only)."""
         log = self.bench.workdir / "logs" / f"{self.name}-bare-agent.log"
-        agent = BareAgentProcess(self.env(free_port()), log).start()
+        env = {**self.env(free_port()), "BARE_AGENT_WRITES": "1" if writes else "0"}
+        agent = BareAgentProcess(env, log).start()
         self.processes.append(agent)
         return agent
 

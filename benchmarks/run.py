@@ -6,12 +6,12 @@ embedded broker and the machine's Redis (what `make bench` runs).
 
 Throughput (the same pre-produced records for every row, events/s median of the runs with min
 and max, each row's ratio to the engine baseline): a raw aiokafka consumer decoding JSON (the
-limit), a bare Faust agent doing one table update per event (the engine baseline), the
-escalator worker (the full pipeline) and the decision core alone on one core. Latency from
-produce to the escalation's Redis entry at a steady offered rate. Worker memory per open
-session, and recovery time of a restarted worker. The table goes to stdout, progress to
-stderr (on a terminal), every number to .escalator/bench/results-<UTC time>.json and
-latest.json.
+limit), a bare Faust agent decoding without writes (the engine ceiling) and doing one table
+update per event (the engine baseline), the escalator worker (the full pipeline) and the
+decision core alone on one core. Latency from produce to the escalation's Redis entry at a
+steady offered rate. Worker memory per open session, and recovery time of a restarted
+worker. The table goes to stdout, progress to stderr (on a terminal), every number to
+.escalator/bench/results-<UTC time>.json and latest.json.
 """
 
 import argparse

@@ -1,5 +1,6 @@
 """Throughput rows on the same pre-produced records: the raw consumer (the limit), the bare
-Faust agent (the engine baseline) and escalator's worker (the full pipeline)."""
+Faust agent without writes (the engine's ceiling) and with one table write per event (the
+engine baseline), and escalator's worker (the full pipeline)."""
 
 import asyncio
 import itertools
@@ -26,6 +27,7 @@ from workers.queues.reader import queued_escalations
 
 LIMIT = "raw aiokafka consumer + JSON decode (limit)"
 ENGINE = "bare Faust agent, one table update per event (engine baseline)"
+CEILING = "bare Faust agent, decode only, no table (engine ceiling)"
 PIPELINE = "escalator worker, full pipeline"
 SECONDS_PER_EVENT_ALLOWED = 0.05  # a run slower than 20 events/s is reported as failed
 TIMEOUT_FLOOR_SECONDS = 180.0
@@ -123,12 +125,13 @@ def _watched(process: WorkerProcess, source: Input, label: str) -> Progressed:
         )
 
 
-def bare_agent_run(bench: Bench, source: Input) -> Run:
-    """The engine baseline on the same records, from its first processed event to the last."""
-    deployment = bench.deployment("bare", chat_topic=source.topic)
+def bare_agent_run(bench: Bench, source: Input, writes: bool = True) -> Run:
+    """The engine baseline on the same records, from its first processed event to the last
+    (without ``writes``: the ceiling, Faust's per-record machinery alone)."""
+    deployment = bench.deployment("bare" if writes else "ceiling", chat_topic=source.topic)
     try:
-        agent = deployment.start_bare_agent()
-        seen = _watched(agent, source, "bare Faust agent")
+        agent = deployment.start_bare_agent(writes)
+        seen = _watched(agent, source, "bare Faust agent" + ("" if writes else ", no writes"))
     finally:
         deployment.stop()
     return Run(seen.rate, seen.done - seen.first_seen, seen.processed)
@@ -159,11 +162,12 @@ def pipeline_run(
 
 
 def measure(bench: Bench, source: Input, runs: int) -> list[Row]:
-    """Every row ``runs`` times, interleaved (limit, engine, pipeline, limit, ...), so a slow
-    spell of the shared machine does not land on one row only."""
-    rows = [Row(LIMIT), Row(ENGINE), Row(PIPELINE)]
+    """Every row ``runs`` times, interleaved (limit, ceiling, engine, pipeline, limit, ...),
+    so a slow spell of the shared machine does not land on one row only."""
+    rows = [Row(LIMIT), Row(CEILING), Row(ENGINE), Row(PIPELINE)]
     for _ in range(runs):
         rows[0].runs.append(raw_consumer_run(bench, source))
-        rows[1].runs.append(bare_agent_run(bench, source))
-        rows[2].runs.append(pipeline_run(bench, source))
+        rows[1].runs.append(bare_agent_run(bench, source, writes=False))
+        rows[2].runs.append(bare_agent_run(bench, source))
+        rows[3].runs.append(pipeline_run(bench, source))
     return rows

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis
 
-from benchmarks.throughput import ENGINE, LIMIT, PIPELINE
+from benchmarks.throughput import CEILING, ENGINE, LIMIT, PIPELINE
 
 EVENTS = 600
 SESSIONS = 400
@@ -60,7 +60,7 @@ def test_quick_bench_measures_every_row(tmp_path: Path, redis_client: "redis.Red
     assert json.loads(stamped[0].read_text()) == latest
 
     rows = {row["name"]: row for row in latest["throughput"]["rows"]}
-    assert set(rows) == {LIMIT, ENGINE, PIPELINE}
+    assert set(rows) == {LIMIT, CEILING, ENGINE, PIPELINE}
     assert latest["throughput"]["events"] == EVENTS
     for row in rows.values():
         assert row["runs"], row["name"]
