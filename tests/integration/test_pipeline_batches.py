@@ -296,7 +296,7 @@ def test_open_sessions_count_what_is_not_written_yet(keys: QueueKeys) -> None:
 
 
 def test_ticks_find_due_sessions_without_walking_the_table(keys: QueueKeys) -> None:
-    """The table is walked once, to build the due-time index; flushes keep it up to date."""
+    """The table is walked once, to build the session index; flushes keep it up to date."""
     sessions = Store()
     worker = pipeline(keys, sessions, Store(), None)
     later = datetime.fromisoformat(escalating("o")[0]["ts"]) + timedelta(days=2)
@@ -320,4 +320,4 @@ def test_ticks_find_due_sessions_without_walking_the_table(keys: QueueKeys) -> N
     assert sessions.data == {}
     assert worker.stats["sessions_dropped"] == 2
     assert sessions.scans == 1
-    assert worker.stats["due_index_builds"] == 1
+    assert worker.stats["session_index_builds"] == 1

@@ -239,7 +239,8 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
             for tp in app.assignor.assigned_actives()
             if tp.topic == settings.chat_events_topic
         }
-        metrics.observe_open_sessions(pipeline.open_sessions(actives))
+        if cast(Any, app.tables).recovery.completed.is_set():  # else the last count stands
+            metrics.observe_open_sessions(pipeline.open_sessions(actives))
         metrics.observe_offsets(consumer_offsets(app.consumer, inbound_topics))
         await metrics.refresh_queue_depths(depth_client, QueueKeys(settings.redis_prefix))
         return web.bytes(metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})

@@ -150,7 +150,7 @@ class Pipeline:
         self._retry_ceiling = retry_ceiling_seconds
         self._metrics = metrics
         self._dirty = _Pending()
-        self._due: dict[int, dict[str, float]] | None = None
+        self._index: dict[int, dict[str, float | None]] | None = None
         self.stats: Counter[str] = Counter()
 
     async def handle(self, record: SourceRecord) -> None:
@@ -182,14 +182,12 @@ class Pipeline:
 
     def open_sessions(self, partitions: set[int]) -> int:
         """Sessions held for ``partitions``, written or not."""
-        stored = sum(
-            codec.decode_header(value)[0] in partitions for _key, value in self._sessions.items()
-        )
+        index = self._session_index()
+        held = sum(len(index.get(partition, {})) for partition in partitions)
         for session_id, (state, partition) in self._dirty.states.items():
             if partition in partitions:
-                written = self._sessions.read(session_id) is not None
-                stored += (state is not None) - written
-        return stored
+                held += (state is not None) - (session_id in index.get(partition, {}))
+        return held
 
     def current_state(self, session_id: str) -> SessionState | None:
         """The session's latest state, written or not (None: unknown or dropped)."""
@@ -213,9 +211,9 @@ class Pipeline:
                 due = self._engine.next_check(state)
                 due_at = due.timestamp() if due else None
                 self._sessions.put(session_id, codec.encode(state, partition, due_at), partition)
-            if self._due is not None:
-                on_partition = self._due.setdefault(partition, {})
-                if due_at is None:
+            if self._index is not None:
+                on_partition = self._index.setdefault(partition, {})
+                if state is None:
                     on_partition.pop(session_id, None)
                 else:
                     on_partition[session_id] = due_at
@@ -232,7 +230,7 @@ class Pipeline:
         which must not find writes of a worker that no longer owns the partition."""
         self.stats["unflushed_sessions_discarded"] += len(self._dirty.states)
         self._dirty = _Pending()
-        self._due = None  # the table may have changed under new ownership: rebuilt on demand
+        self._index = None  # the table may have changed under new ownership: rebuilt on demand
 
     async def _apply(self, record: SourceRecord, pending: _Pending) -> None:
         pending.applied[(record.topic, record.partition)] = record.offset
@@ -316,36 +314,35 @@ class Pipeline:
 
     def _due_sessions(self, partition: int, now: float) -> list[tuple[str, SessionState]]:
         """The partition's sessions that need a look at ``now``: unflushed states first,
-        then stored ones, found through the due-time index (none is parsed to find out)."""
+        then stored ones, found through the session index (none is parsed to find out)."""
         found: list[tuple[str, SessionState]] = []
         for session_id, (state, on) in self._dirty.states.items():
             if state is not None and on == partition:
                 due = self._engine.next_check(state)
                 if due is not None and due.timestamp() <= now:
                     found.append((session_id, state))
-        stored_due = self._due_index().get(partition, {})
-        for session_id in [key for key, due in stored_due.items() if due <= now]:
+        stored = self._session_index().get(partition, {})
+        for session_id in [key for key, due in stored.items() if due is not None and due <= now]:
             if session_id in self._dirty.states:
                 continue
-            stored = self._sessions.get(session_id, partition)
-            if stored is None:
-                del stored_due[session_id]
+            value = self._sessions.get(session_id, partition)
+            if value is None:
+                del stored[session_id]
                 continue
-            found.append((session_id, codec.decode_state(stored)))
+            found.append((session_id, codec.decode_state(value)))
         return found
 
-    def _due_index(self) -> dict[int, dict[str, float]]:
-        """Per partition, when each stored session is next due. Built by one pass over the
-        table (its headers) after every change of ownership, then kept by ``flush``, so a
-        tick does not walk the whole table."""
-        if self._due is None:
-            self._due = {}
-            for session_id, stored in self._sessions.items():
-                partition, due = codec.decode_header(stored)
-                if due is not None:
-                    self._due.setdefault(partition, {})[session_id] = due
-            self.stats["due_index_builds"] += 1
-        return self._due
+    def _session_index(self) -> dict[int, dict[str, float | None]]:
+        """Per partition, each stored session and when it is next due (None: never). Built
+        by one pass over the table (its headers) after every change of ownership, then kept
+        by ``flush``, so neither a tick nor a metrics scrape walks the whole table."""
+        if self._index is None:
+            self._index = {}
+            for session_id, value in self._sessions.items():
+                partition, due = codec.decode_header(value)
+                self._index.setdefault(partition, {})[session_id] = due
+            self.stats["session_index_builds"] += 1
+        return self._index
 
     async def _read_back_committed(self, partition: int, pending: _Pending) -> None:
         """If the group's committed offset is past the last record applied on an input
