@@ -136,7 +136,7 @@ class Settings(BaseSettings):
         description="How long a batch waits to fill; bounds the latency it adds.",
     )
     state_flush_seconds: float = Field(
-        default=5.0,
+        default=1.0,
         ge=0,
         le=60.0,
         description="How often changed session state is written (0: after every batch); "

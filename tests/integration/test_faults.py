@@ -71,8 +71,8 @@ def assert_exactly_once(
     assert counted.unexpected == 0
 
 
-# State written after every batch, and every 5 s (the default): after the kill, what the last
-# write did not cover is read back from the broker.
+# State written after every batch, and every 5 s (longer than the 1 s default): after the
+# kill, what the last write did not cover is read back from the broker.
 FLUSH_MODES = [pytest.param("0", id="flush-per-batch"), pytest.param("5", id="flush-every-5s")]
 
 
