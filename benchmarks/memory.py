@@ -65,7 +65,30 @@ class MemoryResult:
     bytes_per_session: float
     events_processed: int
     fill_seconds: float
-    filled_by: str = "pipeline"
+    filled_by: str
+
+    @classmethod
+    def measured(
+        cls,
+        store: str,
+        sessions: int,
+        idle: int,
+        held: int,
+        events: int,
+        fill_seconds: float,
+        filled_by: str,
+    ) -> "MemoryResult":
+        """The row for RSS ``idle`` (bytes) before and ``held`` with ``sessions`` open."""
+        return cls(
+            store=store,
+            sessions=sessions,
+            rss_idle_mb=idle / 2**20,
+            rss_mb=held / 2**20,
+            bytes_per_session=(held - idle) / sessions,
+            events_processed=events,
+            fill_seconds=fill_seconds,
+            filled_by=filled_by,
+        )
 
 
 @dataclass
@@ -135,15 +158,7 @@ def fill(bench: Bench, store: str, sessions: int) -> tuple[Deployment, MemoryRes
     except BaseException:
         deployment.stop()
         raise
-    result = MemoryResult(
-        store=store,
-        sessions=sessions,
-        rss_idle_mb=idle / 2**20,
-        rss_mb=held / 2**20,
-        bytes_per_session=(held - idle) / sessions,
-        events_processed=events,
-        fill_seconds=fill_seconds,
-    )
+    result = MemoryResult.measured(store, sessions, idle, held, events, fill_seconds, "pipeline")
     return deployment, result
 
 
@@ -235,16 +250,7 @@ def fill_changelog(bench: Bench, store: str, sessions: int) -> tuple[Deployment,
     except BaseException:
         deployment.stop()
         raise
-    result = MemoryResult(
-        store=store,
-        sessions=sessions,
-        rss_idle_mb=idle / 2**20,
-        rss_mb=held / 2**20,
-        bytes_per_session=(held - idle) / sessions,
-        events_processed=0,
-        fill_seconds=fill_seconds,
-        filled_by="changelog",
-    )
+    result = MemoryResult.measured(store, sessions, idle, held, 0, fill_seconds, "changelog")
     return deployment, result
 
 
