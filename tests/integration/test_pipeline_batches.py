@@ -216,12 +216,12 @@ def test_discarded_changes_are_never_written(keys: QueueKeys) -> None:
     sessions, offsets = Store(), Store()
     worker = pipeline(keys, sessions, offsets, None)
     asyncio.run(worker.handle_batch(records(escalating("f"))))
-    assert worker.unflushed
+    assert worker.unflushed_sessions == 1
     worker.discard()
     asyncio.run(worker.flush())
     assert sessions.writes == []
     assert offsets.writes == []
-    assert not worker.unflushed
+    assert worker.unflushed_sessions == 0
     assert worker.current_state("f") is None
 
 

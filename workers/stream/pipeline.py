@@ -171,11 +171,6 @@ class Pipeline:
             await self._apply(record, self._dirty)
 
     @property
-    def unflushed(self) -> bool:
-        """Whether anything changed since the last flush."""
-        return bool(self._dirty.states or self._dirty.applied)
-
-    @property
     def unflushed_sessions(self) -> int:
         """Sessions changed since the last flush (what a flush will write)."""
         return len(self._dirty.states)
