@@ -1,5 +1,6 @@
 """Shared fixtures: the real embedded broker, the real Redis, and isolated deployments."""
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import redis
 
 from tests.support import REDIS_URL, Deployment, restart_clock
 from workers.embedded import EmbeddedBroker
+from workers.queues import QueueKeys
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +32,16 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
     log = tmp_path_factory.mktemp("broker") / "tansu.log"
     with EmbeddedBroker(log_path=log) as running:
         yield running
+
+
+@pytest.fixture
+def queue_keys(redis_client: "redis.Redis") -> Iterator[QueueKeys]:
+    """A fresh key prefix for agent queues written without a deployment; removed afterwards."""
+    keys = QueueKeys(f"q-{uuid.uuid4().hex[:8]}")
+    yield keys
+    stale = list(redis_client.scan_iter(match=keys.pattern))
+    if stale:
+        redis_client.delete(*stale)
 
 
 @pytest.fixture

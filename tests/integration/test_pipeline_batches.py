@@ -4,148 +4,34 @@ passed over applied in offset order."""
 
 import asyncio
 import json
-import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 import redis
 
-from tests.support import REDIS_URL, chat
-from workers.decision import DecisionEngine, SessionState
-from workers.decision.policy import load_policy
-from workers.queues import AgentQueueWriter, QueueKeys
+from tests.pipelines import CHAT, TICKS, Broker, Record, Store, escalating, pipeline, records
+from workers.decision import SessionState
+from workers.queues import QueueKeys
 from workers.queues.reader import queued_escalations
 from workers.stream import codec
 from workers.stream import pipeline as pipeline_module
-from workers.stream.pipeline import Pipeline
-
-CHAT = "chat-events"
-TICKS = "ticks"
-
-
-@dataclass(frozen=True)
-class Record:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp: float = 0.0
-
-
-@dataclass
-class Store:
-    """A table that counts its writes."""
-
-    data: dict[str, bytes] = field(default_factory=dict)
-    writes: list[str] = field(default_factory=list)
-    scans: int = 0
-
-    def get(self, key: str, partition: int) -> bytes | None:
-        return self.data.get(key)
-
-    def read(self, key: str) -> bytes | None:
-        return self.data.get(key)
-
-    def put(self, key: str, value: bytes, partition: int) -> None:
-        self.writes.append(key)
-        self.data[key] = value
-
-    def delete(self, key: str, partition: int) -> None:
-        self.writes.append(key)
-        self.data.pop(key, None)
-
-    def items(self) -> Iterator[tuple[str, bytes]]:
-        self.scans += 1
-        return iter(list(self.data.items()))
-
-
-@dataclass
-class Broker:
-    """What the broker holds for one partition, and what the group committed."""
-
-    log: list[Record] = field(default_factory=list)
-    committed_offset: int | None = None
-    reads: list[tuple[int, int]] = field(default_factory=list)
-
-    async def read(self, topic: str, partition: int, start: int, end: int) -> Sequence[Record]:
-        self.reads.append((start, end))
-        return [r for r in self.log if r.partition == partition and start <= r.offset < end]
-
-    async def committed(self, topic: str, partition: int) -> int | None:
-        return self.committed_offset
-
-
-@pytest.fixture
-def keys(redis_client: "redis.Redis") -> Iterator[QueueKeys]:
-    queue_keys = QueueKeys(f"batch-{uuid.uuid4().hex[:8]}")
-    yield queue_keys
-    stale = list(redis_client.scan_iter(match=queue_keys.pattern))
-    if stale:
-        redis_client.delete(*stale)
-
-
-def pipeline(
-    keys: QueueKeys,
-    sessions: Store,
-    offsets: Store,
-    broker: Broker | None,
-    wait_written: Callable[[], Awaitable[None]] | None = None,
-) -> Pipeline:
-    async def discard(key: bytes | None, value: bytes) -> None:
-        return None
-
-    return Pipeline(
-        engine=DecisionEngine(load_policy()),
-        sessions=sessions,
-        applied_offsets=offsets,
-        reader=broker,
-        writer=AgentQueueWriter.from_url(REDIS_URL, keys),
-        send_escalation=discard,
-        send_dead_letter=discard,
-        send_command=discard,
-        ticks_topic=TICKS,
-        input_topics=(CHAT,),
-        wait_written=wait_written,
-        max_record_bytes=64 * 1024,
-        max_word_chars=1000,
-        retry_ceiling_seconds=1.0,
-    )
-
-
-def records(events: list[dict[str, Any]], first_offset: int = 0) -> list[Record]:
-    return [
-        Record(CHAT, 0, first_offset + i, e["session_id"].encode(), json.dumps(e).encode())
-        for i, e in enumerate(events)
-    ]
-
-
-def escalating(session: str) -> list[dict[str, Any]]:
-    return [
-        chat(session, f"{session}-1", "Hi, my parcel has not arrived", second=0),
-        chat(session, f"{session}-2", "Can you share the order number?", role="bot", second=5),
-        chat(session, f"{session}-3", "Let me talk to a human please", second=20),
-    ]
 
 
 def test_a_batch_writes_each_session_once_and_decides_as_one_by_one(
-    keys: QueueKeys, redis_client: "redis.Redis"
+    queue_keys: QueueKeys, redis_client: "redis.Redis"
 ) -> None:
     events = escalating("a") + escalating("b")
     batched_sessions, batched_offsets, single_sessions = Store(), Store(), Store()
 
     async def run() -> None:
-        batched = pipeline(keys, batched_sessions, batched_offsets, None)
+        batched = pipeline(queue_keys, batched_sessions, batched_offsets, None)
         # Two batches, one flush: a session's events across both share one write.
         first, second = records(events)[:4], records(events)[4:]
         await batched.handle_batch(first)
         assert batched_sessions.writes == []
         await batched.handle_batch(second)
         await batched.flush()
-        single = pipeline(keys, single_sessions, Store(), None)
+        single = pipeline(queue_keys, single_sessions, Store(), None)
         for record in records(events):
             await single.handle(record)
 
@@ -158,17 +44,17 @@ def test_a_batch_writes_each_session_once_and_decides_as_one_by_one(
             single_sessions.data[session]
         )
     assert batched_offsets.data == {f"{CHAT}:0": b"5"}
-    entries = queued_escalations(redis_client, keys)
+    entries = queued_escalations(redis_client, queue_keys)
     assert sorted(e.session_id for _, e in entries) == ["a", "b"]
 
 
-def test_records_passed_over_are_read_back_in_offset_order(keys: QueueKeys) -> None:
+def test_records_passed_over_are_read_back_in_offset_order(queue_keys: QueueKeys) -> None:
     events = escalating("c")
     log = records(events, first_offset=10)
     broker = Broker(log=log)
     offsets = Store(data={f"{CHAT}:0": b"9"})
     sessions = Store()
-    worker = pipeline(keys, sessions, offsets, broker)
+    worker = pipeline(queue_keys, sessions, offsets, broker)
     # The consumer hands over only the last record: 10 and 11 were passed over.
     asyncio.run(worker.handle(log[-1]))
     assert broker.reads == [(10, 12)]
@@ -180,13 +66,13 @@ def test_records_passed_over_are_read_back_in_offset_order(keys: QueueKeys) -> N
     assert offsets.data[f"{CHAT}:0"] == b"12"
 
 
-def test_a_tick_reads_back_what_the_group_committed_past(keys: QueueKeys) -> None:
+def test_a_tick_reads_back_what_the_group_committed_past(queue_keys: QueueKeys) -> None:
     events = escalating("d")
     log = records(events, first_offset=4)
     broker = Broker(log=log, committed_offset=7)
     offsets = Store(data={f"{CHAT}:0": b"3"})
     sessions = Store()
-    worker = pipeline(keys, sessions, offsets, broker)
+    worker = pipeline(queue_keys, sessions, offsets, broker)
     tick = {"type": "tick", "tick_id": "t-1", "ts": events[0]["ts"]}
     asyncio.run(worker.handle(Record(TICKS, 0, 0, None, json.dumps(tick).encode())))
     assert broker.reads == [(4, 7)]
@@ -195,10 +81,10 @@ def test_a_tick_reads_back_what_the_group_committed_past(keys: QueueKeys) -> Non
     assert offsets.data[f"{CHAT}:0"] == b"6"
 
 
-def test_nothing_is_read_back_when_offsets_follow_on(keys: QueueKeys) -> None:
+def test_nothing_is_read_back_when_offsets_follow_on(queue_keys: QueueKeys) -> None:
     broker = Broker(committed_offset=3)
     offsets = Store(data={f"{CHAT}:0": b"2"})
-    worker = pipeline(keys, Store(), offsets, broker)
+    worker = pipeline(queue_keys, Store(), offsets, broker)
     tick = {"type": "tick", "tick_id": "t-2", "ts": escalating("e")[0]["ts"]}
 
     async def run() -> None:
@@ -211,10 +97,10 @@ def test_nothing_is_read_back_when_offsets_follow_on(keys: QueueKeys) -> None:
     assert worker.stats["records_read_back"] == 0
 
 
-def test_discarded_changes_are_never_written(keys: QueueKeys) -> None:
+def test_discarded_changes_are_never_written(queue_keys: QueueKeys) -> None:
     """After a rebalance the unflushed records are read again; their writes must not land."""
     sessions, offsets = Store(), Store()
-    worker = pipeline(keys, sessions, offsets, None)
+    worker = pipeline(queue_keys, sessions, offsets, None)
     asyncio.run(worker.handle_batch(records(escalating("f"))))
     assert worker.unflushed_sessions == 1
     worker.discard()
@@ -225,9 +111,9 @@ def test_discarded_changes_are_never_written(keys: QueueKeys) -> None:
     assert worker.current_state("f") is None
 
 
-def test_the_current_state_includes_what_is_not_written_yet(keys: QueueKeys) -> None:
+def test_the_current_state_includes_what_is_not_written_yet(queue_keys: QueueKeys) -> None:
     sessions = Store()
-    worker = pipeline(keys, sessions, Store(), None)
+    worker = pipeline(queue_keys, sessions, Store(), None)
     asyncio.run(worker.handle_batch(records(escalating("g"))))
     unwritten = worker.current_state("g")
     assert unwritten is not None
@@ -236,13 +122,15 @@ def test_the_current_state_includes_what_is_not_written_yet(keys: QueueKeys) -> 
     assert worker.current_state("g") == unwritten == codec.decode_state(sessions.data["g"])
 
 
-def test_a_partition_without_a_checkpoint_is_read_back_from_its_start(keys: QueueKeys) -> None:
+def test_a_partition_without_a_checkpoint_is_read_back_from_its_start(
+    queue_keys: QueueKeys,
+) -> None:
     """A crash before a partition's first flush, with offsets already committed: the next
     record is not the first, and everything before it is read back."""
     log = records(escalating("h"))
     broker = Broker(log=log)
     sessions, offsets = Store(), Store()
-    worker = pipeline(keys, sessions, offsets, broker)
+    worker = pipeline(queue_keys, sessions, offsets, broker)
     asyncio.run(worker.handle(log[-1]))
     assert broker.reads == [(0, 2)]
     assert worker.stats["events"] == 3
@@ -250,12 +138,12 @@ def test_a_partition_without_a_checkpoint_is_read_back_from_its_start(keys: Queu
 
 
 def test_a_long_gap_is_read_back_in_chunks(
-    keys: QueueKeys, monkeypatch: pytest.MonkeyPatch
+    queue_keys: QueueKeys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pipeline_module, "READ_BACK_CHUNK", 2)
     log = records(escalating("i") + escalating("j"))
     broker = Broker(log=log)
-    worker = pipeline(keys, Store(), Store(data={f"{CHAT}:0": b"0"}), broker)
+    worker = pipeline(queue_keys, Store(), Store(data={f"{CHAT}:0": b"0"}), broker)
     asyncio.run(worker.handle(log[-1]))
     assert broker.reads == [(1, 3), (3, 5)]
     assert worker.stats["records_read_back"] == 4
@@ -263,7 +151,7 @@ def test_a_long_gap_is_read_back_in_chunks(
 
 
 def test_a_flush_writes_the_checkpoint_only_after_the_states_are_written(
-    keys: QueueKeys,
+    queue_keys: QueueKeys,
 ) -> None:
     """The applied offset is what read-back starts from: it must never be on the broker
     while the states it covers are not."""
@@ -273,15 +161,15 @@ def test_a_flush_writes_the_checkpoint_only_after_the_states_are_written(
     async def wait_written() -> None:
         seen.append((len(sessions.writes), len(offsets.writes)))
 
-    worker = pipeline(keys, sessions, offsets, None, wait_written)
+    worker = pipeline(queue_keys, sessions, offsets, None, wait_written)
     asyncio.run(worker.handle_batch(records(escalating("k") + escalating("l"))))
     asyncio.run(worker.flush())
     assert seen == [(2, 0), (2, 1)]
     assert worker.stats["flushes"] == 1
 
 
-def test_open_sessions_count_what_is_not_written_yet(keys: QueueKeys) -> None:
-    worker = pipeline(keys, Store(), Store(), None)
+def test_open_sessions_count_what_is_not_written_yet(queue_keys: QueueKeys) -> None:
+    worker = pipeline(queue_keys, Store(), Store(), None)
     counts: list[tuple[int, int]] = []
 
     async def run() -> None:
@@ -295,10 +183,10 @@ def test_open_sessions_count_what_is_not_written_yet(keys: QueueKeys) -> None:
     assert counts == [(1, 0), (2, 0)]
 
 
-def test_ticks_find_due_sessions_without_walking_the_table(keys: QueueKeys) -> None:
+def test_ticks_find_due_sessions_without_walking_the_table(queue_keys: QueueKeys) -> None:
     """The table is walked once, to build the session index; flushes keep it up to date."""
     sessions = Store()
-    worker = pipeline(keys, sessions, Store(), None)
+    worker = pipeline(queue_keys, sessions, Store(), None)
     later = datetime.fromisoformat(escalating("o")[0]["ts"]) + timedelta(days=2)
 
     def tick(number: int) -> Record:

@@ -1,12 +1,9 @@
 """The Faust app: one table of session state and one thin agent over the chat-events topic."""
 
-import asyncio
 import json
 import logging
-import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -15,7 +12,7 @@ from typing import Any, cast
 import faust
 import redis.asyncio as aioredis
 from faust.streams import _current_event
-from faust.types import EventT, Message, StreamT, TableT
+from faust.types import StreamT, TableT
 from faust.web import Request, Response, View
 
 from schemas.escalation import ReasonCode
@@ -27,6 +24,7 @@ from workers.queues import AgentQueueWriter, QueueKeys
 from workers.settings import BrokerProfile, Settings
 from workers.stream.gaps import KafkaRangeReader
 from workers.stream.pipeline import Pipeline
+from workers.stream.state_writer import StateWriter
 from workers.stream.transport import embedded_url
 
 log = logging.getLogger("escalator.app")
@@ -38,8 +36,6 @@ EMBEDDED_MAX_BATCH_BYTES = 1
 SESSIONS_TABLE = "sessions"
 APPLIED_OFFSETS_TABLE = "applied-offsets"
 SCRAPE_REDIS_TIMEOUT_SECONDS = 1.0
-# How long a clean stop waits for the batch in hand before giving up writing state.
-STOP_WAIT_SECONDS = 10.0
 # The evidence a session holds, by reason, as ``GET /sessions/{id}`` groups it.
 EVIDENCE_FIELDS = {
     ReasonCode.FRUSTRATION: "negative_run",
@@ -182,13 +178,15 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
             }
             await ticks.send(value=json.dumps(tick).encode(), partition=partition)
 
-    writer_of_state = _StateWriter(app, pipeline, settings)
+    writer_of_state = StateWriter(
+        app, pipeline, settings.state_flush_seconds, settings.max_unflushed_sessions
+    )
     app.before_stop = writer_of_state.on_stop
 
     @app.agent(inbound, concurrency=1)
     async def decide(stream: StreamT[bytes]) -> None:
         """Batches in offset order: per-session order is the partition's order; state is
-        written by ``_StateWriter``."""
+        written by ``StateWriter``."""
         batches = cast(Any, stream).take_events(
             settings.batch_max_records, settings.batch_wait_seconds
         )
@@ -320,61 +318,6 @@ class _App(faust.App):
         if self.before_stop is not None:
             await self.before_stop()
         await super().on_stop()
-
-
-class _StateWriter:
-    """When the pipeline's state is written. At most every ``state_flush_seconds`` (a
-    checkpoint, see pipeline.py), at once when a rebalance starts while a batch is in hand
-    (this worker owns its partitions until the batch is acknowledged), after every batch once
-    a clean stop has begun, and never across a group generation: changes not written by its
-    end are dropped, and the partition's new owner reads their records back."""
-
-    def __init__(self, app: faust.App, pipeline: Pipeline, settings: Settings) -> None:
-        self._app = app
-        self._pipeline = pipeline
-        self._flush_seconds = settings.state_flush_seconds
-        self._max_unflushed = settings.max_unflushed_sessions
-        self._generation = app.consumer_generation_id
-        self._flushed_at = time.monotonic()
-        self._in_hand = asyncio.Lock()
-        self._stopping = False
-
-    @asynccontextmanager
-    async def batch(self, events: Sequence[EventT[bytes]]) -> AsyncIterator[list[Message]]:
-        """The records of ``events`` to handle (those of the current generation); writes
-        the state afterwards when it is due."""
-        async with self._in_hand:
-            if self._app.consumer_generation_id != self._generation:
-                self._pipeline.discard()
-                self._generation = self._app.consumer_generation_id
-            yield [e.message for e in events if e.message.generation_id == self._generation]
-            if (
-                self._stopping
-                or self._app.rebalancing
-                or self._pipeline.unflushed_sessions >= self._max_unflushed
-                or time.monotonic() - self._flushed_at >= self._flush_seconds
-            ):
-                await self._flush()
-
-    async def on_stop(self) -> None:
-        """A clean stop writes what is pending once the batch in hand is done, so the next
-        owner has nothing to read back (if the batch does not finish in time, it reads it
-        back)."""
-        self._stopping = True
-        try:
-            await asyncio.wait_for(self._in_hand.acquire(), STOP_WAIT_SECONDS)
-        except TimeoutError:
-            log.warning("stopping without writing state: a batch is stuck (Redis away?)")
-            return
-        try:
-            if self._app.consumer_generation_id == self._generation:
-                await self._flush()
-        finally:
-            self._in_hand.release()
-
-    async def _flush(self) -> None:
-        await self._pipeline.flush()
-        self._flushed_at = time.monotonic()
 
 
 class _PartitionMarker:

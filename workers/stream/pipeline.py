@@ -112,6 +112,15 @@ class _Pending:
     applied: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The last offset applied per input partition by the records whose states were just
+    written (``states`` of them)."""
+
+    applied: dict[tuple[str, int], int]
+    states: int
+
+
 class Pipeline:
     """Glue between Faust and the pure core; holds no state of its own between batches."""
 
@@ -150,6 +159,8 @@ class Pipeline:
         self._retry_ceiling = retry_ceiling_seconds
         self._metrics = metrics
         self._dirty = _Pending()
+        # Offsets of a checkpoint whose states are written but which is not yet stored.
+        self._checkpointing: dict[tuple[str, int], int] = {}
         self._index: dict[int, dict[str, float | None]] | None = None
         self.stats: Counter[str] = Counter()
 
@@ -195,6 +206,14 @@ class Pipeline:
         """Write every session state changed since the last flush and, once the broker has
         them, the last offset applied per input partition: the checkpoint read-back starts
         from. Returns when both are on the broker."""
+        checkpoint = self.write_states()
+        await self.wait_states_written(checkpoint)
+        await self.write_checkpoint(checkpoint)
+
+    def write_states(self) -> Checkpoint:
+        """Hand every session state changed since the last call to the table (the producer
+        sends them on); returns the checkpoint they make good once the broker has them. The
+        agent goes on while they travel, so a flush costs it the table writes only."""
         pending, self._dirty = self._dirty, _Pending()
         self.stats["flushes"] += 1
         self.stats["state_writes"] += len(pending.states)
@@ -212,11 +231,23 @@ class Pipeline:
                     on_partition.pop(session_id, None)
                 else:
                     on_partition[session_id] = due_at
-        if pending.states and self._wait_written is not None:
+        self._checkpointing.update(pending.applied)
+        return Checkpoint(applied=pending.applied, states=len(pending.states))
+
+    async def wait_states_written(self, checkpoint: Checkpoint) -> None:
+        """Until the broker has the states written before ``checkpoint`` (and anything
+        produced before them)."""
+        if checkpoint.states and self._wait_written is not None:
             await self._wait_written()
-        for (topic, partition), offset in pending.applied.items():
+
+    async def write_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Record ``checkpoint``'s offsets; call it once ``wait_states_written`` returned,
+        never before (read-back would then skip records whose states the broker lacks)."""
+        for (topic, partition), offset in checkpoint.applied.items():
             self._applied_offsets.put(f"{topic}:{partition}", b"%d" % offset, partition)
-        if pending.applied and self._wait_written is not None:
+            if self._checkpointing.get((topic, partition)) == offset:
+                del self._checkpointing[(topic, partition)]
+        if checkpoint.applied and self._wait_written is not None:
             await self._wait_written()
 
     def discard(self) -> None:
@@ -225,6 +256,7 @@ class Pipeline:
         which must not find writes of a worker that no longer owns the partition."""
         self.stats["unflushed_sessions_discarded"] += len(self._dirty.states)
         self._dirty = _Pending()
+        self._checkpointing = {}  # not to be stored: read-back starts from the stored one
         self._index = None  # the table may have changed under new ownership: rebuilt on demand
 
     async def _apply(self, record: SourceRecord, pending: _Pending) -> None:
@@ -283,6 +315,8 @@ class Pipeline:
     def _last_applied(self, topic: str, partition: int, pending: _Pending) -> int | None:
         if (topic, partition) in pending.applied:
             return pending.applied[(topic, partition)]
+        if (topic, partition) in self._checkpointing:
+            return self._checkpointing[(topic, partition)]
         stored = self._applied_offsets.get(f"{topic}:{partition}", partition)
         return int(stored) if stored is not None else None
 
