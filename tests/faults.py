@@ -8,9 +8,11 @@ be killed and started again on the same port, and a registry of per-fault result
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -205,6 +207,37 @@ def stat(worker: WorkerProcess, name: str) -> int:
     except (OSError, ValueError):
         return 0
     return int(body.get(name, 0)) if status == 200 else 0
+
+
+def post_mortem(worker: WorkerProcess, log_lines: int = 150) -> str:
+    """What a worker that stopped making progress was doing, for a failing assertion's
+    message: its counters, its consumer's offsets, and the stacks of its threads and tasks
+    (SIGUSR1 makes the worker write them to its log)."""
+    parts = []
+    try:
+        parts.append(f"/stats: {json.dumps(worker.get_json('/stats')[1], sort_keys=True)}")
+        with urllib.request.urlopen(worker.web_url + "/metrics", timeout=5) as response:
+            offsets = [
+                line
+                for line in response.read().decode().splitlines()
+                if line.startswith(("escalator_consumer_lag", "escalator_committed_offset"))
+            ]
+        parts.append("consumer offsets:\n" + "\n".join(offsets))
+    except (OSError, ValueError) as exc:
+        parts.append(f"the worker did not answer: {exc}")
+    logged = worker.log_path.stat().st_size
+    if worker.pid is not None:
+        os.kill(worker.pid, signal.SIGUSR1)
+        time.sleep(2)
+    with worker.log_path.open("rb") as log:
+        log.seek(logged)
+        stacks = log.read().decode(errors="replace").splitlines()
+    parts.append("stacks of the worker's threads and tasks (frames only):")
+    parts.extend(line for line in stacks if line.lstrip().startswith(("TASK", 'File "')))
+    lines = worker.log_path.read_text(errors="replace").splitlines()[: -len(stacks) or None]
+    parts.append(f"the log before them ({log_lines} lines, {worker.log_path}):")
+    parts.extend(lines[-log_lines:])
+    return "\n".join(parts)
 
 
 def session_state(worker: WorkerProcess, session: str) -> SessionState | None:

@@ -61,9 +61,12 @@ class Broker:
     committed_offset: int | None = None
     reads: list[tuple[int, int]] = field(default_factory=list)
 
-    async def read(self, topic: str, partition: int, start: int, end: int) -> Sequence[Record]:
+    async def read(
+        self, topic: str, partition: int, start: int, end: int, limit: int
+    ) -> Sequence[Record]:
         self.reads.append((start, end))
-        return [r for r in self.log if r.partition == partition and start <= r.offset < end]
+        found = [r for r in self.log if r.partition == partition and start <= r.offset < end]
+        return found[:limit]
 
     async def committed(self, topic: str, partition: int) -> int | None:
         return self.committed_offset

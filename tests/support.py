@@ -19,7 +19,7 @@ from workers.embedded import EmbeddedBroker, WorkerProcess, free_port
 from workers.embedded.feed import Record, event_record, produce
 from workers.queues import QueueKeys
 from workers.queues.reader import queued_escalations
-from workers.settings import load_settings
+from workers.settings import Settings, load_settings
 from workers.stream.topics import ensure_topics
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -97,11 +97,14 @@ class Deployment:
             "ESCALATOR_LOG_LEVEL": "info",
         }
 
-    def create_topics(self) -> None:
-        settings = load_settings(
+    def settings(self) -> Settings:
+        """The settings a worker of this deployment runs with."""
+        return load_settings(
             **{k.removeprefix("ESCALATOR_").lower(): v for k, v in self.env(1).items()}
         )
-        asyncio.run(ensure_topics(settings))
+
+    def create_topics(self) -> None:
+        asyncio.run(ensure_topics(self.settings()))
 
     def start_worker(self, wait: bool = True) -> WorkerProcess:
         """A new worker process of this deployment, ready to consume."""

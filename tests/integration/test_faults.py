@@ -21,6 +21,7 @@ from tests.faults import (
     RedisServer,
     commit_past_everything,
     committed_total,
+    post_mortem,
     record_result,
     replay,
     sample,
@@ -109,7 +110,8 @@ def test_sigkill_mid_stream_then_restart(
 
     worker = faulty.start_worker()
     watched = sample(expected)
-    assert wait_until(lambda: states_match(worker, expected, watched), timeout=90)
+    recovered = wait_until(lambda: states_match(worker, expected, watched), timeout=90)
+    assert recovered, post_mortem(worker)
     fault = "worker SIGKILL mid-stream, restart" + flush_label(flush_seconds)
     assert_exactly_once(fault, len(events), expected, faulty, faulty.redis)
     # Re-processed events since the last committed offset are dropped as redeliveries.
@@ -134,7 +136,8 @@ def test_sigkill_one_of_two_workers_survivor_takes_over(
     assert victim_done < len(events)
 
     watched = sample(expected)
-    assert wait_until(lambda: states_match(second, expected, watched), timeout=90)
+    taken_over = wait_until(lambda: states_match(second, expected, watched), timeout=90)
+    assert taken_over, post_mortem(second)
     fault = "1 of 2 workers SIGKILL, rebalance" + flush_label(flush_seconds)
     assert_exactly_once(fault, len(events), expected, faulty, faulty.redis)
     assert stat(second, "events") > len(events) - victim_done - 1

@@ -4,6 +4,8 @@ passed over applied in offset order."""
 
 import asyncio
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
@@ -15,6 +17,22 @@ from workers.queues import QueueKeys
 from workers.queues.reader import queued_escalations
 from workers.stream import codec
 from workers.stream import pipeline as pipeline_module
+from workers.stream.exceptions import ReadBackUnavailableError
+
+
+@dataclass
+class Unanswering(Broker):
+    """A broker that lets the first ``unanswered`` reads time out."""
+
+    unanswered: int = 0
+
+    async def read(
+        self, topic: str, partition: int, start: int, end: int, limit: int
+    ) -> Sequence[Record]:
+        if self.unanswered:
+            self.unanswered -= 1
+            raise ReadBackUnavailableError("no records within the test's patience")
+        return await super().read(topic, partition, start, end, limit)
 
 
 def test_a_batch_writes_each_session_once_and_decides_as_one_by_one(
@@ -122,6 +140,31 @@ def test_the_current_state_includes_what_is_not_written_yet(queue_keys: QueueKey
     assert worker.current_state("g") == unwritten == codec.decode_state(sessions.data["g"])
 
 
+def test_records_gone_from_the_broker_are_counted_and_passed(queue_keys: QueueKeys) -> None:
+    """Retention removed records a read-back wants: they cannot be applied; the worker counts
+    them (the reader logs the range) and goes on with the record in hand."""
+    log = records(escalating("r"))
+    broker = Broker(log=[log[0]])  # offsets 1 and 2 are gone
+    worker = pipeline(queue_keys, Store(), Store(data={f"{CHAT}:0": b"0"}), broker)
+    asyncio.run(worker.handle_batch([log[2]]))
+    assert worker.stats["records_lost_to_retention"] == 1
+    assert worker.stats["events"] == 1
+
+
+def test_a_read_back_the_broker_does_not_answer_is_retried(
+    queue_keys: QueueKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The partition waits (with backoff) rather than skip records it could not read."""
+    monkeypatch.setattr(pipeline_module, "FIRST_RETRY_SECONDS", 0.01)
+    log = records(escalating("s"))
+    broker = Unanswering(log=log, unanswered=2)
+    worker = pipeline(queue_keys, Store(), Store(data={f"{CHAT}:0": b"0"}), broker)
+    asyncio.run(worker.handle_batch([log[2]]))
+    assert worker.stats["read_back_retries"] == 2
+    assert worker.stats["records_read_back"] == 1
+    assert worker.stats["events"] == 2
+
+
 def test_a_partition_without_a_checkpoint_is_read_back_from_its_start(
     queue_keys: QueueKeys,
 ) -> None:
@@ -145,7 +188,7 @@ def test_a_long_gap_is_read_back_in_chunks(
     broker = Broker(log=log)
     worker = pipeline(queue_keys, Store(), Store(data={f"{CHAT}:0": b"0"}), broker)
     asyncio.run(worker.handle(log[-1]))
-    assert broker.reads == [(1, 3), (3, 5)]
+    assert broker.reads == [(1, 5), (3, 5)]
     assert worker.stats["records_read_back"] == 4
     assert worker.stats["events"] == 5
 

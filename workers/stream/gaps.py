@@ -17,11 +17,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from workers.settings import Settings
+from workers.stream.exceptions import ReadBackUnavailableError
 
 log = logging.getLogger(__name__)
 
-# How long one read of a missed range may wait for the broker before it gives up (and the
-# worker says so loudly) rather than stall the partition forever.
+# How long one read of a missed range waits for the broker before it raises (the pipeline
+# then retries with backoff: the partition waits, it does not skip).
 READ_TIMEOUT_MS = 10_000
 
 
@@ -57,34 +58,40 @@ class KafkaRangeReader:
         await consumer.start()
         return consumer
 
-    async def read(self, topic: str, partition: int, start: int, end: int) -> list[MissedRecord]:
-        """The records at offsets ``start`` (inclusive) to ``end`` (exclusive), in order,
-        those the broker still holds."""
+    async def read(
+        self, topic: str, partition: int, start: int, end: int, limit: int
+    ) -> list[MissedRecord]:
+        """Up to ``limit`` records at offsets ``start`` (inclusive) to ``end`` (exclusive),
+        in order, of those the broker still holds."""
         if self._reader is None:
             self._reader = await self._consumer(None)
         tp = TopicPartition(topic, partition)
         self._reader.assign([tp])
         # Records older than the log's start are gone (retention); read what is left.
         position = max(start, (await self._reader.beginning_offsets([tp]))[tp])
+        if position > start:
+            log.error(
+                "%s[%d]: offsets %d..%d are no longer on the broker (retention); they are "
+                "never applied",
+                topic,
+                partition,
+                start,
+                min(position, end) - 1,
+            )
         records: list[MissedRecord] = []
         if position >= end:
             return records
         self._reader.seek(tp, position)
-        while position < end:
+        while position < end and len(records) < limit:
             batch = await self._reader.getmany(tp, timeout_ms=READ_TIMEOUT_MS)
             fetched: Sequence[ConsumerRecord[bytes, bytes]] = batch.get(tp, [])
             if not fetched:
-                log.error(
-                    "could not read back %s[%d] offsets %d..%d (stopped at %d)",
-                    topic,
-                    partition,
-                    start,
-                    end - 1,
-                    position,
+                raise ReadBackUnavailableError(
+                    f"{topic}[{partition}]: no records at offset {position} within "
+                    f"{READ_TIMEOUT_MS} ms (reading back {start}..{end - 1})"
                 )
-                break
             for record in fetched:
-                if record.offset >= end:
+                if record.offset >= end or len(records) == limit:
                     break
                 records.append(
                     MissedRecord(

@@ -31,6 +31,7 @@ from workers.intake import RejectedRecordError, parse_record
 from workers.metrics import NO_METRICS, PipelineObserver
 from workers.queues import AgentQueueWriter, QueueUnavailableError
 from workers.stream import codec
+from workers.stream.exceptions import ReadBackUnavailableError
 
 log = logging.getLogger("escalator.pipeline")
 
@@ -65,8 +66,11 @@ class RangeReader(Protocol):
     """Reads back records the consumer passed over (see workers/stream/gaps.py)."""
 
     async def read(
-        self, topic: str, partition: int, start: int, end: int
-    ) -> Sequence["SourceRecord"]: ...
+        self, topic: str, partition: int, start: int, end: int, limit: int
+    ) -> Sequence["SourceRecord"]:
+        """Up to ``limit`` records from ``start`` (or the log's start, if later) to ``end``
+        (exclusive), in order; empty when none of them is on the broker any more."""
+        ...
 
     async def committed(self, topic: str, partition: int) -> int | None: ...
 
@@ -292,10 +296,9 @@ class Pipeline:
             return
         applied = 0
         while start < offset:
-            missed = await self._reader.read(
-                topic, partition, start, min(offset, start + READ_BACK_CHUNK)
-            )
-            if not missed:
+            missed = await self._read_range(topic, partition, start, offset)
+            if not missed:  # gone from the broker (retention); the reader said which
+                self.stats["records_lost_to_retention"] += offset - start
                 break
             for record in missed:
                 await self._apply(record, pending)
@@ -311,6 +314,22 @@ class Pipeline:
                 applied,
                 offset,
             )
+
+    async def _read_range(
+        self, topic: str, partition: int, start: int, offset: int
+    ) -> Sequence[SourceRecord]:
+        """The next chunk of ``start``..``offset`` (exclusive), retried with backoff for as
+        long as the broker does not return it: the partition waits rather than skip."""
+        assert self._reader is not None
+        delay = FIRST_RETRY_SECONDS
+        while True:
+            try:
+                return await self._reader.read(topic, partition, start, offset, READ_BACK_CHUNK)
+            except ReadBackUnavailableError as exc:
+                self.stats["read_back_retries"] += 1
+                log.warning("waiting for the broker to read back (%s); retry in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_ceiling)
 
     def _last_applied(self, topic: str, partition: int, pending: _Pending) -> int | None:
         if (topic, partition) in pending.applied:
@@ -333,6 +352,7 @@ class Pipeline:
                 record.offset,
             )
             return
+        self.stats["ticks"] += 1
         await self._read_back_committed(record.partition, self._dirty)
         for session_id, state in self._due_sessions(record.partition, tick.ts.timestamp()):
             outcome = self._engine.tick(state, tick.ts, tick.tick_id)
