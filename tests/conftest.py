@@ -56,12 +56,16 @@ def deployment(
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The fault-injection suite's outcome, one row per fault test (tests/faults.py)."""
-    from tests.faults import RESULTS, results_table
+    """The fault-injection suite's outcome, one row per fault test, and the post-mortems of
+    stalled workers (tests/faults.py)."""
+    from tests.faults import POST_MORTEMS, RESULTS, results_table
 
     if RESULTS:
         terminalreporter.write_sep("=", "injected faults: escalations in Redis")
         terminalreporter.write_line(results_table(RESULTS))
+    for text in POST_MORTEMS:
+        terminalreporter.write_sep("=", "post-mortem of a worker that stopped making progress")
+        terminalreporter.write_line(text)
 
 
 @pytest.fixture(autouse=True)

@@ -152,6 +152,9 @@ class FaultResult:
 
 
 RESULTS: list[FaultResult] = []
+# What stalled workers were doing (``post_mortem``), printed at the end of the run, so that
+# a failure reported as expected still shows it.
+POST_MORTEMS: list[str] = []
 
 
 def record_result(fault: str, events_sent: int, expected: Expected, counted: Tally) -> None:
@@ -237,7 +240,8 @@ def post_mortem(worker: WorkerProcess, log_lines: int = 150) -> str:
     lines = worker.log_path.read_text(errors="replace").splitlines()[: -len(stacks) or None]
     parts.append(f"the log before them ({log_lines} lines, {worker.log_path}):")
     parts.extend(lines[-log_lines:])
-    return "\n".join(parts)
+    POST_MORTEMS.append("\n".join(parts))
+    return POST_MORTEMS[-1]
 
 
 def session_state(worker: WorkerProcess, session: str) -> SessionState | None:
