@@ -60,6 +60,7 @@ class Broker:
     log: list[Record] = field(default_factory=list)
     committed_offset: int | None = None
     reads: list[tuple[int, int]] = field(default_factory=list)
+    committed_asked: int = 0
 
     async def read(
         self, topic: str, partition: int, start: int, end: int, limit: int
@@ -69,6 +70,7 @@ class Broker:
         return found[:limit]
 
     async def committed(self, topic: str, partition: int) -> int | None:
+        self.committed_asked += 1
         return self.committed_offset
 
 

@@ -99,6 +99,29 @@ def test_a_tick_reads_back_what_the_group_committed_past(queue_keys: QueueKeys) 
     assert offsets.data[f"{CHAT}:0"] == b"6"
 
 
+def test_a_busy_partition_is_not_asked_about_committed_offsets(queue_keys: QueueKeys) -> None:
+    """A record since the last tick had its offset checked: the tick skips the round trip to
+    the broker. A tick with no record since asks, and reads back what was passed over."""
+    events = escalating("u")
+    log = records(events)
+    broker = Broker(log=log, committed_offset=3)
+    worker = pipeline(queue_keys, Store(), Store(), broker)
+
+    def tick(number: int) -> Record:
+        value = {"type": "tick", "tick_id": f"t-{number}", "ts": events[0]["ts"]}
+        return Record(TICKS, 0, number, None, json.dumps(value).encode())
+
+    async def run() -> None:
+        await worker.handle_batch([log[0], tick(0)])  # busy: not asked
+        assert broker.committed_asked == 0
+        await worker.handle_batch([tick(1)])  # quiet since: asked; offsets 1, 2 read back
+        assert broker.committed_asked == 1
+        assert broker.reads == [(1, 3)]
+
+    asyncio.run(run())
+    assert worker.stats["events"] == 3
+
+
 def test_nothing_is_read_back_when_offsets_follow_on(queue_keys: QueueKeys) -> None:
     broker = Broker(committed_offset=3)
     offsets = Store(data={f"{CHAT}:0": b"2"})

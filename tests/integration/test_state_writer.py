@@ -12,6 +12,8 @@ import faust
 
 from tests.pipelines import CHAT, Broker, Record, Store, escalating, pipeline, records
 from workers.queues import QueueKeys
+from workers.settings import Settings
+from workers.stream.app import build_app
 from workers.stream.state_writer import StateWriter
 
 
@@ -144,3 +146,11 @@ def test_a_clean_stop_writes_what_is_pending(queue_keys: QueueKeys) -> None:
         assert harness.offsets.data == {f"{CHAT}:0": b"2"}
 
     asyncio.run(run())
+
+
+def test_the_producer_buffer_takes_a_whole_state_write_without_stalling_the_stream() -> None:
+    """Faust stops feeding agents while its producer buffer holds more than its bound; a
+    state write puts every unwritten session there at once, so the bound fits one write."""
+    settings = Settings(max_unflushed_sessions=1_000, batch_max_records=50, partitions=4)
+    app = build_app(settings).app
+    assert app.producer.buffer.max_messages == 1_000 + 50 + 2 * 4

@@ -12,7 +12,7 @@ from typing import Any, cast
 import faust
 import redis.asyncio as aioredis
 from faust.streams import _current_event
-from faust.types import StreamT, TableT
+from faust.types import ProducerT, StreamT, TableT
 from faust.web import Request, Response, View
 
 from schemas.escalation import ReasonCode
@@ -87,6 +87,11 @@ def faust_options(settings: Settings) -> dict[str, Any]:
 def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
     """Wire the Faust app for ``settings``; nothing connects until the worker starts."""
     app = _App(settings.app_id, **faust_options(settings))
+    # One write: the unwritten sessions (a batch may add some past the bound) and a
+    # checkpoint record per input partition.
+    app.producer_buffer_limit = (
+        settings.max_unflushed_sessions + settings.batch_max_records + 2 * settings.partitions
+    )
     policy = policy or load_policy(settings.policy_file)
     # Faust's worker replaces the root log handlers; put the redacting filter on its own.
     app.add_dependency(LogRedaction(policy.redaction.logs, settings.log_format))
@@ -310,14 +315,28 @@ def session_view(state: SessionState, engine: DecisionEngine) -> dict[str, Any]:
 
 class _App(faust.App):
     """A Faust app that lets the worker write its state while it still owns its partitions
-    at a clean stop (before Faust pauses the consumer and stops the tables)."""
+    at a clean stop (before Faust pauses the consumer and stops the tables), and that sizes
+    the producer's buffer for the worker's state writes.
+
+    Faust stops handing records to agents while its producer buffer holds more than 100
+    messages, a bound meant for agents that write a table key per event. A state write
+    hands every changed session to the buffer at once (hundreds a second at moderate
+    traffic), and the embedded broker takes one record per request, so that bound stalled
+    the stream after every write. The ``StateWriter`` bounds the buffer itself (a write waits
+    until the last one reached the broker), hence ``producer_buffer_limit``."""
 
     before_stop: Callable[[], Awaitable[None]] | None = None
+    producer_buffer_limit: int = 100
 
     async def on_stop(self) -> None:
         if self.before_stop is not None:
             await self.before_stop()
         await super().on_stop()
+
+    def _new_producer(self) -> ProducerT:
+        producer = super()._new_producer()
+        producer.buffer.max_messages = self.producer_buffer_limit
+        return producer
 
 
 class _PartitionMarker:

@@ -163,6 +163,8 @@ class Pipeline:
         self._retry_ceiling = retry_ceiling_seconds
         self._metrics = metrics
         self._dirty = _Pending()
+        # Input partitions that took a record since their last tick (see _read_back_committed).
+        self._took_records: set[tuple[str, int]] = set()
         # Offsets of a checkpoint whose states are written but which is not yet stored.
         self._checkpointing: dict[tuple[str, int], int] = {}
         self._index: dict[int, dict[str, float | None]] | None = None
@@ -261,10 +263,12 @@ class Pipeline:
         self.stats["unflushed_sessions_discarded"] += len(self._dirty.states)
         self._dirty = _Pending()
         self._checkpointing = {}  # not to be stored: read-back starts from the stored one
+        self._took_records.clear()  # a new owner's first tick asks the group
         self._index = None  # the table may have changed under new ownership: rebuilt on demand
 
     async def _apply(self, record: SourceRecord, pending: _Pending) -> None:
         pending.applied[(record.topic, record.partition)] = record.offset
+        self._took_records.add((record.topic, record.partition))
         try:
             event = parse_record(
                 record.value, record.key, self._max_record_bytes, self._max_word_chars
@@ -395,10 +399,18 @@ class Pipeline:
 
     async def _read_back_committed(self, partition: int, pending: _Pending) -> None:
         """If the group's committed offset is past the last record applied on an input
-        partition, the records in between were acknowledged without being applied."""
+        partition, the records in between were acknowledged without being applied. Asked
+        only of partitions that took no record since their last tick: a record that came
+        had its offset checked against the last applied one, so a busy partition costs no
+        round trip to the broker (records passed over after the last one are found at the
+        next quiet tick)."""
         if self._reader is None:
             return
         for topic in self._input_topics:
+            if (topic, partition) in self._took_records:
+                self._took_records.discard((topic, partition))
+                continue
+            self.stats["committed_offset_checks"] += 1
             committed = await self._reader.committed(topic, partition)
             if committed is not None:
                 await self._read_back(topic, partition, committed, pending)
