@@ -55,12 +55,13 @@ class Store:
 
 @dataclass
 class Broker:
-    """What the broker holds for one partition, and what the group committed."""
+    """What the broker holds for one partition (``end``: its end offset, by default just past
+    the last record in ``log``)."""
 
     log: list[Record] = field(default_factory=list)
-    committed_offset: int | None = None
+    end: int | None = None
     reads: list[tuple[int, int]] = field(default_factory=list)
-    committed_asked: int = 0
+    end_asked: int = 0
 
     async def read(
         self, topic: str, partition: int, start: int, end: int, limit: int
@@ -69,9 +70,11 @@ class Broker:
         found = [r for r in self.log if r.partition == partition and start <= r.offset < end]
         return found[:limit]
 
-    async def committed(self, topic: str, partition: int) -> int | None:
-        self.committed_asked += 1
-        return self.committed_offset
+    async def end_offset(self, topic: str, partition: int) -> int:
+        self.end_asked += 1
+        if self.end is not None:
+            return self.end
+        return max((r.offset + 1 for r in self.log if r.partition == partition), default=0)
 
 
 def pipeline(

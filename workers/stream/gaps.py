@@ -1,12 +1,14 @@
 """Records the worker's consumer passed over without handing them to the agent, read back.
 
 Faust acknowledges, and so may commit past, a record it drops during a rebalance (one
-fetched under an earlier group generation, or while flow control was suspended). The
-pipeline keeps, per input partition, the offset of the last record it applied (in a
-changelog-backed table); when the next record's offset jumps past it, or the group's
-committed offset is ahead of it, the records in between are read here, directly from the
-broker, and applied in offset order. Input topics are neither compacted nor transactional,
-so every offset holds a record and a jump always means a record was missed.
+fetched under an earlier group generation, or while flow control was suspended), and after
+a rebalance its consumer has been seen not to hand over a new partition's records at all.
+The pipeline keeps, per input partition, the offset of the last record it applied (in a
+changelog-backed table); when the next record's offset jumps past it, or a partition that
+took no record for a clock tick has records past it on the broker, the records in between
+are read here, directly from the broker, and applied in offset order. Input topics are
+neither compacted nor transactional, so every offset holds a record and a jump always means
+a record was missed.
 """
 
 import logging
@@ -39,20 +41,19 @@ class MissedRecord:
 
 
 class KafkaRangeReader:
-    """Reads offset ranges and the group's committed offsets with its own consumer, outside
-    the consumer group (it never joins, so it cannot trigger a rebalance)."""
+    """Reads offset ranges and end offsets with its own consumer, outside the consumer group
+    (it has no group, so it cannot trigger a rebalance)."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._reader: AIOKafkaConsumer | None = None
-        self._group: AIOKafkaConsumer | None = None
 
-    async def _consumer(self, group_id: str | None) -> AIOKafkaConsumer:
+    async def _consumer(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._settings.bootstrap_servers,
-            group_id=group_id,
+            group_id=None,
             enable_auto_commit=False,
-            auto_offset_reset="none" if group_id is None else "earliest",
+            auto_offset_reset="none",
             **self._settings.kafka_client_kwargs(),
         )
         await consumer.start()
@@ -64,7 +65,7 @@ class KafkaRangeReader:
         """Up to ``limit`` records at offsets ``start`` (inclusive) to ``end`` (exclusive),
         in order, of those the broker still holds."""
         if self._reader is None:
-            self._reader = await self._consumer(None)
+            self._reader = await self._consumer()
         tp = TopicPartition(topic, partition)
         self._reader.assign([tp])
         # Records older than the log's start are gone (retention); read what is left.
@@ -106,15 +107,23 @@ class KafkaRangeReader:
             position = fetched[-1].offset + 1
         return records
 
-    async def committed(self, topic: str, partition: int) -> int | None:
-        """The consumer group's committed offset for one partition, as the broker has it."""
-        if self._group is None:
-            self._group = await self._consumer(self._settings.app_id)
-        offset = await self._group.committed(TopicPartition(topic, partition))
-        return int(offset) if offset is not None else None
+    async def end_offset(self, topic: str, partition: int) -> int:
+        """The offset the partition's next record will have. The embedded broker reports the
+        last record batch's base offset + 1, so the last batch is read to find its end (on
+        Apache Kafka that read returns the last record alone)."""
+        if self._reader is None:
+            self._reader = await self._consumer()
+        tp = TopicPartition(topic, partition)
+        reported = int((await self._reader.end_offsets([tp]))[tp])
+        if reported == 0:
+            return 0
+        self._reader.assign([tp])
+        self._reader.seek(tp, reported - 1)
+        batch = await self._reader.getmany(tp, timeout_ms=READ_TIMEOUT_MS)
+        fetched = batch.get(tp, [])
+        return max(reported, fetched[-1].offset + 1) if fetched else reported
 
     async def close(self) -> None:
-        for consumer in (self._reader, self._group):
-            if consumer is not None:
-                await consumer.stop()
-        self._reader = self._group = None
+        if self._reader is not None:
+            await self._reader.stop()
+        self._reader = None

@@ -72,7 +72,9 @@ class RangeReader(Protocol):
         (exclusive), in order; empty when none of them is on the broker any more."""
         ...
 
-    async def committed(self, topic: str, partition: int) -> int | None: ...
+    async def end_offset(self, topic: str, partition: int) -> int:
+        """The offset the partition's next record will have."""
+        ...
 
 
 class Tick(BaseModel):
@@ -163,7 +165,7 @@ class Pipeline:
         self._retry_ceiling = retry_ceiling_seconds
         self._metrics = metrics
         self._dirty = _Pending()
-        # Input partitions that took a record since their last tick (see _read_back_committed).
+        # Input partitions that took a record since their last tick (see _read_back_quiet).
         self._took_records: set[tuple[str, int]] = set()
         # Offsets of a checkpoint whose states are written but which is not yet stored.
         self._checkpointing: dict[tuple[str, int], int] = {}
@@ -183,6 +185,11 @@ class Pipeline:
         for record in records:
             if record.topic == self._ticks_topic:
                 await self._tick(record)
+                continue
+            last = self._last_applied(record.topic, record.partition, self._dirty)
+            if last is not None and record.offset <= last:
+                # Redelivered after a restart, or read back first: applied already.
+                self.stats["records_already_applied"] += 1
                 continue
             await self._read_back(record.topic, record.partition, record.offset, self._dirty)
             await self._apply(record, self._dirty)
@@ -344,7 +351,7 @@ class Pipeline:
         return int(stored) if stored is not None else None
 
     async def _tick(self, record: SourceRecord) -> None:
-        """Read back what the group committed past without it being applied, then run the
+        """Read back what a quiet partition's consumer passed over, then run the
         SLA watchdog and expiry over this partition's sessions that are due."""
         try:
             tick = Tick.model_validate_json(record.value or b"")
@@ -357,7 +364,7 @@ class Pipeline:
             )
             return
         self.stats["ticks"] += 1
-        await self._read_back_committed(record.partition, self._dirty)
+        await self._read_back_quiet(record.partition, self._dirty)
         for session_id, state in self._due_sessions(record.partition, tick.ts.timestamp()):
             outcome = self._engine.tick(state, tick.ts, tick.tick_id)
             await self._settle(
@@ -397,23 +404,23 @@ class Pipeline:
             self.stats["session_index_builds"] += 1
         return self._index
 
-    async def _read_back_committed(self, partition: int, pending: _Pending) -> None:
-        """If the group's committed offset is past the last record applied on an input
-        partition, the records in between were acknowledged without being applied. Asked
-        only of partitions that took no record since their last tick: a record that came
-        had its offset checked against the last applied one, so a busy partition costs no
-        round trip to the broker (records passed over after the last one are found at the
-        next quiet tick)."""
+    async def _read_back_quiet(self, partition: int, pending: _Pending) -> None:
+        """An input partition that took no record since its last tick, while the broker
+        holds records past the last one applied, has records the consumer passed over
+        (acknowledged without handing them over, or never handed over after a rebalance):
+        they are read back up to the partition's end. A partition that took records had
+        their offsets checked already, so a busy partition costs no round trip to the
+        broker; if the consumer hands over records read back meanwhile, they are skipped
+        as already applied."""
         if self._reader is None:
             return
         for topic in self._input_topics:
             if (topic, partition) in self._took_records:
                 self._took_records.discard((topic, partition))
                 continue
-            self.stats["committed_offset_checks"] += 1
-            committed = await self._reader.committed(topic, partition)
-            if committed is not None:
-                await self._read_back(topic, partition, committed, pending)
+            self.stats["end_offset_checks"] += 1
+            end = await self._reader.end_offset(topic, partition)
+            await self._read_back(topic, partition, end, pending)
 
     async def _settle(
         self,
