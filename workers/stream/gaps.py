@@ -48,28 +48,29 @@ class KafkaRangeReader:
         self._settings = settings
         self._reader: AIOKafkaConsumer | None = None
 
-    async def _consumer(self) -> AIOKafkaConsumer:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.bootstrap_servers,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="none",
-            **self._settings.kafka_client_kwargs(),
-        )
-        await consumer.start()
-        return consumer
+    async def _assigned(self, tp: TopicPartition) -> AIOKafkaConsumer:
+        """The reader's consumer (started on first use), assigned to ``tp`` alone."""
+        if self._reader is None:
+            self._reader = AIOKafkaConsumer(
+                bootstrap_servers=self._settings.bootstrap_servers,
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="none",
+                **self._settings.kafka_client_kwargs(),
+            )
+            await self._reader.start()
+        self._reader.assign([tp])
+        return self._reader
 
     async def read(
         self, topic: str, partition: int, start: int, end: int, limit: int
     ) -> list[MissedRecord]:
         """Up to ``limit`` records at offsets ``start`` (inclusive) to ``end`` (exclusive),
         in order, of those the broker still holds."""
-        if self._reader is None:
-            self._reader = await self._consumer()
         tp = TopicPartition(topic, partition)
-        self._reader.assign([tp])
+        reader = await self._assigned(tp)
         # Records older than the log's start are gone (retention); read what is left.
-        position = max(start, (await self._reader.beginning_offsets([tp]))[tp])
+        position = max(start, (await reader.beginning_offsets([tp]))[tp])
         if position > start:
             log.error(
                 "%s[%d]: offsets %d..%d are no longer on the broker (retention); they are "
@@ -82,9 +83,9 @@ class KafkaRangeReader:
         records: list[MissedRecord] = []
         if position >= end:
             return records
-        self._reader.seek(tp, position)
+        reader.seek(tp, position)
         while position < end and len(records) < limit:
-            batch = await self._reader.getmany(tp, timeout_ms=READ_TIMEOUT_MS)
+            batch = await reader.getmany(tp, timeout_ms=READ_TIMEOUT_MS)
             fetched: Sequence[ConsumerRecord[bytes, bytes]] = batch.get(tp, [])
             if not fetched:
                 raise ReadBackUnavailableError(
@@ -111,15 +112,13 @@ class KafkaRangeReader:
         """The offset the partition's next record will have. The embedded broker reports the
         last record batch's base offset + 1, so the last batch is read to find its end (on
         Apache Kafka that read returns the last record alone)."""
-        if self._reader is None:
-            self._reader = await self._consumer()
         tp = TopicPartition(topic, partition)
-        reported = int((await self._reader.end_offsets([tp]))[tp])
+        reader = await self._assigned(tp)
+        reported = int((await reader.end_offsets([tp]))[tp])
         if reported == 0:
             return 0
-        self._reader.assign([tp])
-        self._reader.seek(tp, reported - 1)
-        batch = await self._reader.getmany(tp, timeout_ms=READ_TIMEOUT_MS)
+        reader.seek(tp, reported - 1)
+        batch = await reader.getmany(tp, timeout_ms=READ_TIMEOUT_MS)
         fetched = batch.get(tp, [])
         return max(reported, fetched[-1].offset + 1) if fetched else reported
 

@@ -191,7 +191,7 @@ class Pipeline:
                 # Redelivered after a restart, or read back first: applied already.
                 self.stats["records_already_applied"] += 1
                 continue
-            await self._read_back(record.topic, record.partition, record.offset, self._dirty)
+            await self._read_back(record.topic, record.partition, last, record.offset)
             await self._apply(record, self._dirty)
 
     @property
@@ -297,10 +297,9 @@ class Pipeline:
             outcome, record.partition, pending, changed=True, produced_at=record.timestamp
         )
 
-    async def _read_back(self, topic: str, partition: int, offset: int, pending: _Pending) -> None:
+    async def _read_back(self, topic: str, partition: int, last: int | None, offset: int) -> None:
         """Apply, first, any records between the last one applied on this partition and
         ``offset`` that the consumer passed over (workers/stream/gaps.py says why)."""
-        last = self._last_applied(topic, partition, pending)
         # No checkpoint yet: everything the log still holds before ``offset`` is unapplied.
         start = 0 if last is None else last + 1
         if self._reader is None or offset <= start:
@@ -312,7 +311,7 @@ class Pipeline:
                 self.stats["records_lost_to_retention"] += offset - start
                 break
             for record in missed:
-                await self._apply(record, pending)
+                await self._apply(record, self._dirty)
             applied += len(missed)
             start = missed[-1].offset + 1
         self.stats["records_read_back"] += applied
@@ -364,7 +363,7 @@ class Pipeline:
             )
             return
         self.stats["ticks"] += 1
-        await self._read_back_quiet(record.partition, self._dirty)
+        await self._read_back_quiet(record.partition)
         for session_id, state in self._due_sessions(record.partition, tick.ts.timestamp()):
             outcome = self._engine.tick(state, tick.ts, tick.tick_id)
             await self._settle(
@@ -404,7 +403,7 @@ class Pipeline:
             self.stats["session_index_builds"] += 1
         return self._index
 
-    async def _read_back_quiet(self, partition: int, pending: _Pending) -> None:
+    async def _read_back_quiet(self, partition: int) -> None:
         """An input partition that took no record since its last tick, while the broker
         holds records past the last one applied, has records the consumer passed over
         (acknowledged without handing them over, or never handed over after a rebalance):
@@ -420,7 +419,8 @@ class Pipeline:
                 continue
             self.stats["end_offset_checks"] += 1
             end = await self._reader.end_offset(topic, partition)
-            await self._read_back(topic, partition, end, pending)
+            last = self._last_applied(topic, partition, self._dirty)
+            await self._read_back(topic, partition, last, end)
 
     async def _settle(
         self,
