@@ -8,9 +8,10 @@ is never committed past an escalation that is not in its queue; Redis writes are
 between two flushes is written to the table once (several events of a session share one
 changelog record). A flush is a checkpoint: the states first, then, once the broker has them,
 the last offset applied per input partition. Records may be acknowledged, and committed, before
-the flush that covers them: whatever lies between a partition's checkpoint and the group's
-committed offset is read back from the broker and applied again (workers/stream/gaps.py), so a
-crash or a rebalance loses nothing, and applying an event twice is caught by its id."""
+the flush that covers them: whatever lies between a partition's checkpoint and the next
+record handed over (or, at a quiet tick, the partition's end) is read back from the broker
+and applied (workers/stream/gaps.py), so a crash or a rebalance loses nothing; records at or
+below the last applied offset are skipped, and an event applied twice is caught by its id."""
 
 import asyncio
 import base64
@@ -270,7 +271,7 @@ class Pipeline:
         self.stats["unflushed_sessions_discarded"] += len(self._dirty.states)
         self._dirty = _Pending()
         self._checkpointing = {}  # not to be stored: read-back starts from the stored one
-        self._took_records.clear()  # a new owner's first tick asks the group
+        self._took_records.clear()  # a new owner's first tick checks every partition's end
         self._index = None  # the table may have changed under new ownership: rebuilt on demand
 
     async def _apply(self, record: SourceRecord, pending: _Pending) -> None:
