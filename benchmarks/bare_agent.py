@@ -2,7 +2,7 @@
 
 Run as its own process (``python -m benchmarks.bare_agent``) with a worker's ``ESCALATOR_*``
 variables. It is built with the worker's Faust options (``workers.stream.app.faust_options``:
-the same broker, group, web and embedded-broker settings, one record per produced batch) and
+the same broker, group, web and embedded-broker settings and transport) and
 the worker's garbage-collector tuning, and consumes the same way (``concurrency=1``,
 ``stream.events()``); per event it decodes the JSON value and writes it to a changelog-backed
 table under the record's key. What escalator does beyond that is its own cost.

@@ -196,26 +196,19 @@ def _stored(
 
 
 async def _write_changelog(bootstrap: str, topic: str, sessions: int, partitions: int) -> None:
-    """Many records per batch, then one record alone per partition: the embedded broker
-    reports a partition's end from its last batch, which must hold a single record for the
-    worker's recovery to read to the end (the worker's own writes are one per batch)."""
+    """Many records per batch, as the worker's producer batches them."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=256 * 1024
     )
     await producer.start()
-    last: dict[int, tuple[bytes, bytes]] = {}
     try:
         pending = []
         for partition, key, value in stored_states(sessions, partitions):
             pending.append(await producer.send(topic, key=key, value=value, partition=partition))
-            last[partition] = (key, value)
             if len(pending) >= 5_000:
                 await asyncio.gather(*pending)
                 pending.clear()
         await asyncio.gather(*pending)
-        await producer.flush()
-        for partition, (key, value) in sorted(last.items()):
-            await producer.send_and_wait(topic, key=key, value=value, partition=partition)
     finally:
         await producer.stop()
 

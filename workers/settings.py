@@ -31,7 +31,7 @@ class BrokerProfile(StrEnum):
     """Which broker the worker talks to; the embedded one needs a workaround."""
 
     EMBEDDED = "embedded"
-    """Tansu, for development, the demo and CI: one record per produced batch."""
+    """Tansu, for development, the demo and CI: its own transport (workers/stream/transport.py)."""
     KAFKA = "kafka"
     """Apache Kafka (production)."""
 

@@ -29,10 +29,6 @@ from workers.stream.transport import embedded_url
 
 log = logging.getLogger("escalator.app")
 
-# Tansu reports a partition's end offset as the last batch's base offset + 1, so table recovery
-# would stop early unless every produced batch holds exactly one record. (Its other quirk, slow
-# fetches over several partitions, is handled by workers/stream/transport.py.)
-EMBEDDED_MAX_BATCH_BYTES = 1
 SESSIONS_TABLE = "sessions"
 APPLIED_OFFSETS_TABLE = "applied-offsets"
 SCRAPE_REDIS_TIMEOUT_SECONDS = 1.0
@@ -59,9 +55,6 @@ def faust_options(settings: Settings) -> dict[str, Any]:
     bare agent uses the same ones, so the two are measured on equal terms)."""
     embedded = settings.broker_profile is BrokerProfile.EMBEDDED
     rebalance, session, heartbeat = settings.group_timeouts
-    extra: dict[str, Any] = (
-        {"producer_max_batch_size": EMBEDDED_MAX_BATCH_BYTES} if embedded else {}
-    )
     return {
         "broker": embedded_url(settings.broker_url) if embedded else settings.broker_url,
         "store": settings.store,
@@ -80,7 +73,6 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "value_serializer": "raw",
         "autodiscover": False,
         "broker_credentials": settings.faust_broker_credentials(),
-        **extra,
     }
 
 
@@ -321,9 +313,9 @@ class _App(faust.App):
     Faust stops handing records to agents while its producer buffer holds more than 100
     messages, a bound meant for agents that write a table key per event. A state write
     hands every changed session to the buffer at once (hundreds a second at moderate
-    traffic), and the embedded broker takes one record per request, so that bound stalled
-    the stream after every write. The ``StateWriter`` bounds the buffer itself (a write waits
-    until the last one reached the broker), hence ``producer_buffer_limit``."""
+    traffic), so that bound stalled the stream after every write. The ``StateWriter``
+    bounds the buffer itself (a write waits until the last one reached the broker), hence
+    ``producer_buffer_limit``."""
 
     before_stop: Callable[[], Awaitable[None]] | None = None
     producer_buffer_limit: int = 100

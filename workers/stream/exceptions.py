@@ -9,3 +9,8 @@ class StreamError(EscalatorError):
 
 class ReadBackUnavailableError(StreamError, ServiceUnavailableError):
     """Raised when the broker does not return the records a read-back asks for in time."""
+
+
+class EndOffsetUnavailableError(StreamError, ServiceUnavailableError):
+    """Raised when the broker does not return a partition's last records in time, so its
+    end offset cannot be known."""

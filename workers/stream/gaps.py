@@ -20,6 +20,7 @@ from aiokafka.structs import ConsumerRecord
 
 from workers.settings import Settings
 from workers.stream.exceptions import ReadBackUnavailableError
+from workers.stream.transport import end_offsets
 
 log = logging.getLogger(__name__)
 
@@ -109,18 +110,10 @@ class KafkaRangeReader:
         return records
 
     async def end_offset(self, topic: str, partition: int) -> int:
-        """The offset the partition's next record will have. The embedded broker reports the
-        last record batch's base offset + 1, so the last batch is read to find its end (on
-        Apache Kafka that read returns the last record alone)."""
+        """The offset the partition's next record will have (read to the end of the last
+        batch: see ``workers.stream.transport.end_offsets``)."""
         tp = TopicPartition(topic, partition)
-        reader = await self._assigned(tp)
-        reported = int((await reader.end_offsets([tp]))[tp])
-        if reported == 0:
-            return 0
-        reader.seek(tp, reported - 1)
-        batch = await reader.getmany(tp, timeout_ms=READ_TIMEOUT_MS)
-        fetched = batch.get(tp, [])
-        return max(reported, fetched[-1].offset + 1) if fetched else reported
+        return (await end_offsets(await self._assigned(tp), [tp]))[tp]
 
     async def close(self) -> None:
         if self._reader is not None:

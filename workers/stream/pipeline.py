@@ -32,7 +32,7 @@ from workers.intake import RejectedRecordError, parse_record
 from workers.metrics import NO_METRICS, PipelineObserver
 from workers.queues import AgentQueueWriter, QueueUnavailableError
 from workers.stream import codec
-from workers.stream.exceptions import ReadBackUnavailableError
+from workers.stream.exceptions import EndOffsetUnavailableError, ReadBackUnavailableError
 
 log = logging.getLogger("escalator.pipeline")
 
@@ -329,16 +329,22 @@ class Pipeline:
     async def _read_range(
         self, topic: str, partition: int, start: int, offset: int
     ) -> Sequence[SourceRecord]:
-        """The next chunk of ``start``..``offset`` (exclusive), retried with backoff for as
-        long as the broker does not return it: the partition waits rather than skip."""
+        """The next chunk of ``start``..``offset`` (exclusive)."""
         assert self._reader is not None
+        return await self._from_broker(
+            "read back", self._reader.read, topic, partition, start, offset, READ_BACK_CHUNK
+        )
+
+    async def _from_broker(self, what: str, call: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """``call(*args)``, retried with backoff for as long as the broker does not answer
+        it: the partition waits rather than skip records."""
         delay = FIRST_RETRY_SECONDS
         while True:
             try:
-                return await self._reader.read(topic, partition, start, offset, READ_BACK_CHUNK)
-            except ReadBackUnavailableError as exc:
+                return await call(*args)
+            except (ReadBackUnavailableError, EndOffsetUnavailableError) as exc:
                 self.stats["read_back_retries"] += 1
-                log.warning("waiting for the broker to read back (%s); retry in %.1fs", exc, delay)
+                log.warning("waiting for the broker to %s (%s); retry in %.1fs", what, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_ceiling)
 
@@ -419,7 +425,9 @@ class Pipeline:
                 self._took_records.discard((topic, partition))
                 continue
             self.stats["end_offset_checks"] += 1
-            end = await self._reader.end_offset(topic, partition)
+            end = await self._from_broker(
+                "find the end of", self._reader.end_offset, topic, partition
+            )
             last = self._last_applied(topic, partition, self._dirty)
             await self._read_back(topic, partition, last, end)
 

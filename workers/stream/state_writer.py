@@ -27,8 +27,7 @@ class StateWriter:
 
     A timed write hands the states to the table and goes on with the next batch; a task
     writes the checkpoint once the broker has them, so the agent never waits for the broker
-    in steady state (on the embedded broker, which takes one record per request, that wait
-    was most of a flush). The next timed write waits for that task to finish."""
+    in steady state. The next timed write waits for that task to finish."""
 
     def __init__(
         self, app: faust.App, pipeline: Pipeline, flush_seconds: float, max_unflushed: int

@@ -1,29 +1,93 @@
-"""The Kafka transport for the embedded broker (Tansu).
+"""The Kafka transport for the embedded broker (Tansu), and the end offsets it needs.
 
-Tansu answers a fetch over several partitions only when the fetch's maximum wait is over,
-even if records arrived meanwhile; Faust asks for 1.5 s, so every record would wait up to
-1.5 s (on Apache Kafka a fetch returns as soon as a record arrives). This transport is
-Faust's aiokafka transport with a short maximum wait, used with the embedded-broker
-profile only (``BrokerProfile.EMBEDDED``), under the URL scheme ``tansu://``.
+Tansu differs from Apache Kafka in two ways that matter to a Faust worker:
+
+- It answers a fetch over several partitions only when the fetch's maximum wait is over,
+  even if records arrived meanwhile; Faust asks for 1.5 s, so every record would wait up to
+  1.5 s (on Apache Kafka a fetch returns as soon as a record arrives). This transport's
+  consumer asks for a short wait.
+- Its list-offsets answer (the partition's end offset) is the last record batch's base
+  offset + 1, not the offset after the batch's last record. Faust's table recovery reads a
+  changelog up to that end, so it would stop early (updates lost; a RocksDB store that has
+  the later records refuses to start). This transport's consumer reads the last batch to
+  find the real end (``end_offsets``), so producers batch records as they do on Kafka.
+
+It is Faust's aiokafka transport otherwise, used with the embedded-broker profile only
+(``BrokerProfile.EMBEDDED``), under the URL scheme ``tansu://``.
 """
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import aiokafka
+from aiokafka import TopicPartition
 from faust.transport import drivers
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+from workers.stream.exceptions import EndOffsetUnavailableError
 
 SCHEME = "tansu"
 # Short enough not to matter next to a decision; long enough that an idle worker does not
 # spin (one fetch every 50 ms).
 FETCH_MAX_WAIT_MS = 50
+# How long reading a partition's last batch may take before the end offset is given up on.
+END_OFFSET_READ_TIMEOUT_MS = 10_000
+
+
+async def end_offsets(
+    reader: aiokafka.AIOKafkaConsumer, partitions: Sequence[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """The offset each partition's next record will have. The broker's answer is read from
+    there back to the last batch's start, and that batch is read to its end (on Apache
+    Kafka the read returns the last record alone). ``reader`` must not belong to a group:
+    it is assigned each partition in turn."""
+    reported = await reader.end_offsets(list(partitions))
+    beginnings = await reader.beginning_offsets(list(partitions))
+    ends: dict[TopicPartition, int] = {}
+    for tp in partitions:
+        end = ends[tp] = int(reported[tp])
+        if end <= int(beginnings[tp]):
+            continue  # empty, or every record gone (retention)
+        reader.assign([tp])
+        reader.seek(tp, end - 1)
+        fetched = (await reader.getmany(tp, timeout_ms=END_OFFSET_READ_TIMEOUT_MS)).get(tp, [])
+        if not fetched:
+            raise EndOffsetUnavailableError(
+                f"{tp.topic}[{tp.partition}]: no record at offset {end - 1} within "
+                f"{END_OFFSET_READ_TIMEOUT_MS} ms (finding the partition's end)"
+            )
+        ends[tp] = max(end, fetched[-1].offset + 1)
+    return ends
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's consumer thread, with a short fetch wait and end offsets read to the end of
+    the last batch (table recovery reads every changelog up to them)."""
+
+    _end_reader: aiokafka.AIOKafkaConsumer | None = None
+
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer: aiokafka.AIOKafkaConsumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts
         return consumer
+
+    async def _highwaters(self, partitions: list[TP]) -> dict[TP, int]:
+        if self._end_reader is None:
+            # No group: assigning it partitions cannot disturb the worker's consumer.
+            self._end_reader = self._create_client_consumer(cast(Any, self.transport))
+            self._end_reader._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+            await self._end_reader.start()
+        ends = await end_offsets(
+            self._end_reader, [TopicPartition(tp.topic, tp.partition) for tp in partitions]
+        )
+        return {TP(tp.topic, tp.partition): end for tp, end in ends.items()}
+
+    async def on_thread_stop(self) -> None:
+        await super().on_thread_stop()
+        if self._end_reader is not None:
+            await self._end_reader.stop()
+            self._end_reader = None
 
 
 class _Consumer(faust_aiokafka.Consumer):
@@ -32,7 +96,7 @@ class _Consumer(faust_aiokafka.Consumer):
 
 
 class EmbeddedTransport(faust_aiokafka.Transport):
-    """Faust's aiokafka transport, with the embedded broker's fetch wait."""
+    """Faust's aiokafka transport, with the embedded broker's fetch wait and end offsets."""
 
     Consumer = _Consumer
 
