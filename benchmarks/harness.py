@@ -69,6 +69,12 @@ def rss_bytes(pid: int) -> int:
     raise ValueError(f"no VmRSS for process {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far, user and system (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class BareAgentProcess(WorkerProcess):
     """The engine baseline (benchmarks/bare_agent.py) as a child process; the same web
     interface as the worker's (/ready, /stats with an ``events`` counter)."""

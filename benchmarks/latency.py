@@ -21,11 +21,20 @@ from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer
 
-from benchmarks.harness import Bench, processed, progress, rss_bytes, watch_progress
+from benchmarks.harness import (
+    Bench,
+    cpu_seconds,
+    processed,
+    progress,
+    rss_bytes,
+    watch_progress,
+)
 from benchmarks.mix import generate
 from workers.queues import QueueKeys
 
 RSS_SAMPLE_SECONDS = 1.0
+# Latency medians are also reported per window of send time, so growth shows its shape.
+WINDOW_SECONDS = 10.0
 DRAIN_TIMEOUT_SECONDS = 300.0
 
 
@@ -43,6 +52,10 @@ class LatencyResult:
     last_third_p50_ms: float
     drain_seconds: float
     rss_mb_over_time: list[tuple[float, float]] = field(default_factory=list)
+    p50_ms_by_window: list[float] = field(default_factory=list)
+    # CPU used per window, in cores (1.0: one core busy for the whole window).
+    worker_cpu_by_window: list[float] = field(default_factory=list)
+    broker_cpu_by_window: list[float] = field(default_factory=list)
 
     @property
     def grows(self) -> bool:
@@ -92,15 +105,39 @@ async def _paced(
     return sent_at
 
 
-def _sample_rss(
-    pid: int, started: float, samples: list[tuple[float, float]], stop: threading.Event
+@dataclass
+class Samples:
+    """Taken every second while events are offered: the worker's RSS, and the CPU time the
+    worker and the broker used so far (seconds since start, then the reading)."""
+
+    rss_mb: list[tuple[float, float]] = field(default_factory=list)
+    worker_cpu: list[tuple[float, float]] = field(default_factory=list)
+    broker_cpu: list[tuple[float, float]] = field(default_factory=list)
+
+
+def _sample(
+    worker: int, broker: int, started: float, samples: Samples, stop: threading.Event
 ) -> None:
     while not stop.is_set():
+        at = round(time.monotonic() - started, 1)
         try:
-            samples.append((round(time.monotonic() - started, 1), rss_bytes(pid) / 2**20))
+            samples.rss_mb.append((at, rss_bytes(worker) / 2**20))
+            samples.worker_cpu.append((at, cpu_seconds(worker)))
+            samples.broker_cpu.append((at, cpu_seconds(broker)))
         except (OSError, ValueError):
             return
         stop.wait(RSS_SAMPLE_SECONDS)
+
+
+def cores_by_window(readings: list[tuple[float, float]]) -> list[float]:
+    """CPU time used in each WINDOW_SECONDS window, as a share of one core."""
+    used: list[float] = []
+    edge, base = WINDOW_SECONDS, readings[0] if readings else (0.0, 0.0)
+    for at, total in readings:
+        if at >= edge:
+            used.append((total - base[1]) / (at - base[0]))
+            edge, base = edge + WINDOW_SECONDS, (at, total)
+    return used
 
 
 def _escalation_times(bench: Bench, keys: QueueKeys) -> dict[str, float]:
@@ -127,11 +164,11 @@ def measure(bench: Bench, rate: float, seconds: float) -> LatencyResult:
         deployment.create_topics()
         worker = deployment.start_worker()
         worker.wait_ready()
-        pid = cast(int, worker.pid)
-        samples: list[tuple[float, float]] = []
+        pids = (cast(int, worker.pid), cast(int, bench.broker.pid))
+        samples = Samples()
         stop = threading.Event()
         started = time.monotonic()
-        sampler = threading.Thread(target=_sample_rss, args=(pid, started, samples, stop))
+        sampler = threading.Thread(target=_sample, args=(*pids, started, samples, stop))
         sampler.start()
         try:
             with progress() as bar:
@@ -149,17 +186,17 @@ def measure(bench: Bench, rate: float, seconds: float) -> LatencyResult:
         events_processed = processed(worker) or 0
     finally:
         deployment.stop()
-    return _summarise(rate, seconds, sent_at, escalated, events_processed, drain_seconds, samples)
+    return summarise(rate, seconds, sent_at, escalated, events_processed, drain_seconds, samples)
 
 
-def _summarise(
+def summarise(
     rate: float,
     seconds: float,
     sent_at: dict[str, float],
     escalated: dict[str, float],
     events_processed: int,
     drain_seconds: float,
-    samples: list[tuple[float, float]],
+    samples: Samples,
 ) -> LatencyResult:
     timed = sorted(
         (sent_at[event_id], added - sent_at[event_id])
@@ -170,6 +207,10 @@ def _summarise(
         raise RuntimeError("no escalation of the offered events reached Redis")
     latencies = [latency for _, latency in timed]
     third = max(1, len(timed) // 3)
+    first_sent = min(sent_at.values())
+    windows: dict[int, list[float]] = {}
+    for sent, latency in timed:
+        windows.setdefault(int((sent - first_sent) / 1000 / WINDOW_SECONDS), []).append(latency)
     return LatencyResult(
         rate=rate,
         seconds=seconds,
@@ -182,5 +223,8 @@ def _summarise(
         first_third_p50_ms=statistics.median(latencies[:third]),
         last_third_p50_ms=statistics.median(latencies[-third:]),
         drain_seconds=drain_seconds,
-        rss_mb_over_time=samples,
+        rss_mb_over_time=samples.rss_mb,
+        p50_ms_by_window=[statistics.median(windows[n]) for n in sorted(windows)],
+        worker_cpu_by_window=cores_by_window(samples.worker_cpu),
+        broker_cpu_by_window=cores_by_window(samples.broker_cpu),
     )

@@ -285,6 +285,7 @@ def report(result: dict[str, Any], console: Console) -> None:
         console.print(_throughput_table(result))
     if "latency" in result:
         console.print(_latency_table(result["latency"]))
+        console.print(_latency_windows(result["latency"]))
     if result.get("memory"):
         console.print(_memory_table(result["memory"]))
     if result.get("recovery"):
@@ -349,6 +350,25 @@ def _latency_table(shown: dict[str, Any]) -> Table:
         f"{shown['drain_seconds']:.1f}",
         rss,
     )
+    return table
+
+
+def _latency_windows(shown: dict[str, Any]) -> Table:
+    """Per window of the run: the latency median, and the CPU the worker and the broker
+    used (a latency that grows with the broker's CPU, at a flat worker CPU, is the broker's)."""
+    table = Table(title=f"by {latency.WINDOW_SECONDS:.0f} s window of the run")
+    rows = (
+        ("p50 ms", "p50_ms_by_window", "{:.0f}"),
+        ("worker CPU, cores", "worker_cpu_by_window", "{:.2f}"),
+        ("broker CPU, cores", "broker_cpu_by_window", "{:.2f}"),
+    )
+    windows = max(len(shown.get(key) or []) for _, key, _ in rows)
+    table.add_column("")
+    for number in range(windows):
+        table.add_column(f"{number * latency.WINDOW_SECONDS:.0f}s", justify="right")
+    for label, key, shape in rows:
+        values = shown.get(key) or []
+        table.add_row(label, *(shape.format(value) for value in values))
     return table
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from benchmarks.harness import Progressed
-from benchmarks.latency import LatencyResult, percentile
+from benchmarks.latency import LatencyResult, Samples, cores_by_window, percentile, summarise
 from benchmarks.profile import hotspots
 
 
@@ -38,6 +38,21 @@ def test_latency_grows_only_when_the_last_third_is_clearly_slower(
     first_third: float, last_third: float, grows: bool
 ) -> None:
     assert _latency(first_third, last_third).grows is grows
+
+
+def test_latency_medians_are_kept_per_window_of_send_time() -> None:
+    # Sent at 0, 5, 12 and 25 s (epoch ms); each escalated 20, 40, 100 and 70 ms later.
+    sent_at = {"a": 1_000_000.0, "b": 1_005_000.0, "c": 1_012_000.0, "d": 1_025_000.0}
+    added = {"a": 1_000_020.0, "b": 1_005_040.0, "c": 1_012_100.0, "d": 1_025_070.0}
+    result = summarise(500, 30, sent_at, added, 4, 0.1, Samples())
+    assert result.p50_ms_by_window == [30.0, 100.0, 70.0]
+
+
+def test_cpu_is_reported_in_cores_per_window() -> None:
+    # Readings each second: 0.5 s of CPU per second for 10 s, then 1 s per second.
+    readings = [(float(t), 0.5 * min(t, 10) + max(0, t - 10)) for t in range(0, 23)]
+    assert cores_by_window(readings) == [0.5, 1.0]
+    assert cores_by_window([]) == []
 
 
 def test_rate_leaves_out_what_was_processed_before_the_clock_started() -> None:
