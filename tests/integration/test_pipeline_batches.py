@@ -17,14 +17,22 @@ from workers.queues import QueueKeys
 from workers.queues.reader import queued_escalations
 from workers.stream import codec
 from workers.stream import pipeline as pipeline_module
-from workers.stream.exceptions import ReadBackUnavailableError
+from workers.stream.exceptions import EndOffsetUnavailableError, ReadBackUnavailableError
 
 
 @dataclass
 class Unanswering(Broker):
-    """A broker that lets the first ``unanswered`` reads time out."""
+    """A broker that lets the first ``unanswered`` reads, and the first ``unanswered_ends``
+    end-offset lookups, time out."""
 
     unanswered: int = 0
+    unanswered_ends: int = 0
+
+    async def end_offset(self, topic: str, partition: int) -> int:
+        if self.unanswered_ends:
+            self.unanswered_ends -= 1
+            raise EndOffsetUnavailableError("no last batch within the test's patience")
+        return await super().end_offset(topic, partition)
 
     async def read(
         self, topic: str, partition: int, start: int, end: int, limit: int
@@ -208,6 +216,21 @@ def test_a_read_back_the_broker_does_not_answer_is_retried(
     assert worker.stats["read_back_retries"] == 2
     assert worker.stats["records_read_back"] == 1
     assert worker.stats["events"] == 2
+
+
+def test_an_end_offset_the_broker_does_not_answer_is_retried(
+    queue_keys: QueueKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quiet tick waits for the partition's end (with backoff), then reads back up to it."""
+    monkeypatch.setattr(pipeline_module, "FIRST_RETRY_SECONDS", 0.01)
+    events = escalating("u")
+    broker = Unanswering(log=records(events, first_offset=4), unanswered_ends=2)
+    worker = pipeline(queue_keys, Store(), Store(data={f"{CHAT}:0": b"3"}), broker)
+    tick = {"type": "tick", "tick_id": "t-1", "ts": events[0]["ts"]}
+    asyncio.run(worker.handle_batch([Record(TICKS, 0, 0, None, json.dumps(tick).encode())]))
+    assert worker.stats["read_back_retries"] == 2
+    assert broker.reads == [(4, 7)]
+    assert worker.stats["events"] == 3
 
 
 def test_a_partition_without_a_checkpoint_is_read_back_from_its_start(
