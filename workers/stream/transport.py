@@ -38,10 +38,10 @@ END_OFFSET_READ_TIMEOUT_MS = 10_000
 async def end_offsets(
     reader: aiokafka.AIOKafkaConsumer, partitions: Sequence[TopicPartition]
 ) -> dict[TopicPartition, int]:
-    """The offset each partition's next record will have. The broker's answer is read from
-    there back to the last batch's start, and that batch is read to its end (on Apache
-    Kafka the read returns the last record alone). ``reader`` must not belong to a group:
-    it is assigned each partition in turn."""
+    """The offset each partition's next record will have. One below the broker's answer
+    starts the last batch on the embedded broker (the last record on Apache Kafka); that
+    batch is read to its end. ``reader`` must not belong to a group: it is assigned each
+    partition in turn."""
     reported = await reader.end_offsets(list(partitions))
     beginnings = await reader.beginning_offsets(list(partitions))
     ends: dict[TopicPartition, int] = {}
