@@ -127,13 +127,11 @@ class Settings(BaseSettings):
         description="Longest run of non-space characters in free text; longer: dead letter.",
     )
     batch_max_records: int = Field(
-        default=500, ge=1, le=10_000, description="Records the agent takes per batch at most."
-    )
-    batch_wait_seconds: float = Field(
-        default=0.02,
-        gt=0,
-        le=1.0,
-        description="How long a batch waits to fill; bounds the latency it adds.",
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Records one fetch hands the agent at most (over all its partitions); "
+        "the agent takes them a partition at a time.",
     )
     state_flush_seconds: float = Field(
         default=1.0,

@@ -12,7 +12,7 @@ from typing import Any, cast
 import faust
 import redis.asyncio as aioredis
 from faust.streams import _current_event
-from faust.types import ProducerT, StreamT, TableT
+from faust.types import ConsumerT, ProducerT, StreamT, TableT, TransportT
 from faust.web import Request, Response, View
 
 from schemas.escalation import ReasonCode
@@ -25,13 +25,15 @@ from workers.settings import BrokerProfile, Settings
 from workers.stream.gaps import KafkaRangeReader
 from workers.stream.pipeline import Pipeline
 from workers.stream.state_writer import StateWriter
-from workers.stream.transport import embedded_url
+from workers.stream.transport import SCHEME, EmbeddedTransport, KafkaTransport, embedded_url
 
 log = logging.getLogger("escalator.app")
 
 SESSIONS_TABLE = "sessions"
 APPLIED_OFFSETS_TABLE = "applied-offsets"
 SCRAPE_REDIS_TIMEOUT_SECONDS = 1.0
+# Fetched batches the agent's queue holds per input partition before fetching pauses.
+BATCHES_BUFFERED_PER_PARTITION = 2
 # The evidence a session holds, by reason, as ``GET /sessions/{id}`` groups it.
 EVIDENCE_FIELDS = {
     ReasonCode.FRUSTRATION: "negative_run",
@@ -69,6 +71,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "broker_session_timeout": session,
         "broker_heartbeat_interval": heartbeat,
         "consumer_auto_offset_reset": "earliest",
+        "broker_max_poll_records": settings.batch_max_records,
         "key_serializer": "raw",
         "value_serializer": "raw",
         "autodiscover": False,
@@ -78,7 +81,16 @@ def faust_options(settings: Settings) -> dict[str, Any]:
 
 def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
     """Wire the Faust app for ``settings``; nothing connects until the worker starts."""
-    app = _App(settings.app_id, **faust_options(settings))
+    # The agent's queue holds fetched batches, not records (see workers/stream/batching.py):
+    # a few per input partition bound what waits in memory.
+    app = _App(
+        settings.app_id,
+        **faust_options(settings),
+        stream_buffer_maxsize=BATCHES_BUFFERED_PER_PARTITION * 3 * settings.partitions,
+    )
+    app.batched_topics = frozenset(
+        (settings.chat_events_topic, settings.handoff_events_topic, settings.ticks_topic)
+    )
     # One write: the unwritten sessions (a batch may add some past the bound) and a
     # checkpoint record per input partition.
     app.producer_buffer_limit = (
@@ -182,13 +194,10 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
 
     @app.agent(inbound, concurrency=1)
     async def decide(stream: StreamT[bytes]) -> None:
-        """Batches in offset order: per-session order is the partition's order; state is
-        written by ``StateWriter``."""
-        batches = cast(Any, stream).take_events(
-            settings.batch_max_records, settings.batch_wait_seconds
-        )
-        async for events in batches:
-            async with writer_of_state.batch(events) as current:
+        """One fetched batch of one partition at a time, in offset order: per-session order
+        is the partition's order; state is written by ``StateWriter``."""
+        async for event in stream.events():
+            async with writer_of_state.batch((event,)) as current:
                 await pipeline.handle_batch(current)
 
     @app.page("/sessions/{session_id}")
@@ -319,11 +328,22 @@ class _App(faust.App):
 
     before_stop: Callable[[], Awaitable[None]] | None = None
     producer_buffer_limit: int = 100
+    batched_topics: frozenset[str] = frozenset()
 
     async def on_stop(self) -> None:
         if self.before_stop is not None:
             await self.before_stop()
         await super().on_stop()
+
+    def _new_transport(self) -> TransportT:
+        urls = self.conf.broker_consumer
+        transport = EmbeddedTransport if urls[0].scheme == SCHEME else KafkaTransport
+        return cast(TransportT, transport(urls, self))
+
+    def _new_consumer(self) -> ConsumerT:
+        consumer = super()._new_consumer()
+        cast(Any, consumer).batched_topics = self.batched_topics
+        return consumer
 
     def _new_producer(self) -> ProducerT:
         producer = super()._new_producer()

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import faust
 from faust.types import EventT, Message
 
+from workers.stream.batching import records_of
 from workers.stream.pipeline import Checkpoint, Pipeline
 
 log = logging.getLogger("escalator.app")
@@ -51,7 +52,9 @@ class StateWriter:
                 await self._checkpoint_written()
                 self._pipeline.discard()
                 self._generation = self._app.consumer_generation_id
-            yield [e.message for e in events if e.message.generation_id == self._generation]
+            yield records_of(
+                [e.message for e in events if e.message.generation_id == self._generation]
+            )
             if (
                 self._stopping
                 or self._app.rebalancing

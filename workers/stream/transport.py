@@ -25,6 +25,7 @@ from faust.transport import drivers
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from workers.stream.batching import BatchingConsumer
 from workers.stream.exceptions import EndOffsetUnavailableError
 
 SCHEME = "tansu"
@@ -90,7 +91,7 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             self._end_reader = None
 
 
-class _Consumer(faust_aiokafka.Consumer):
+class _Consumer(BatchingConsumer):
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -99,6 +100,12 @@ class EmbeddedTransport(faust_aiokafka.Transport):
     """Faust's aiokafka transport, with the embedded broker's fetch wait and end offsets."""
 
     Consumer = _Consumer
+
+
+class KafkaTransport(faust_aiokafka.Transport):
+    """Faust's aiokafka transport, with the consumer that delivers records a fetch at a time."""
+
+    Consumer = BatchingConsumer
 
 
 def register() -> None:
