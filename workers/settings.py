@@ -142,7 +142,7 @@ class Settings(BaseSettings):
         "records since the last write are read back from the broker and applied again.",
     )
     max_unflushed_sessions: int = Field(
-        default=20_000, ge=1, le=1_000_000, description="Changed sessions that force a write."
+        default=5_000, ge=1, le=1_000_000, description="Changed sessions that force a write."
     )
     redis_retry_max_seconds: float = Field(default=5.0, gt=0, description="Backoff ceiling.")
     rebalance_timeout_seconds: float | None = Field(
