@@ -7,6 +7,7 @@ import pytest
 
 from schemas.dead_letter import DeadLetter, DeadLetterReason
 from schemas.escalation import Escalation, ReasonCode
+from tests.faults import committed_total, traffic
 from tests.support import Deployment, action, chat, wait_for
 from workers.decision.engine import escalation_id_for
 
@@ -47,6 +48,32 @@ def test_request_for_a_person_lands_once_in_its_queue_and_on_the_topic(
     published = deployment.read_topic(deployment.escalations_topic, minimum=1)
     assert [key for key, _ in published] == [session.encode()]
     assert Escalation.model_validate_json(published[0][1]) == escalation
+
+
+def test_a_backlog_reaches_the_agent_a_fetch_at_a_time_and_is_committed_to_its_end(
+    deployment: Deployment,
+) -> None:
+    """Records waiting on the broker are handed over many to a batch (one batch per
+    partition per fetch, not one per record), every one is applied once, the escalations
+    among them land once each, and acknowledging the batches commits every offset."""
+    events, escalating = traffic("backlog", 100, 4, escalate_every=10)
+    deployment.send(events, burst=True)
+    worker = deployment.start_worker()
+
+    def stats() -> dict[str, int]:
+        return dict(worker.get_json("/stats")[1])
+
+    assert wait_for(lambda: stats().get("events", 0) == len(events), timeout=60)
+    assert stats().get("batches", 0) - stats().get("ticks", 0) <= len(events) // 10
+    assert wait_for(lambda: len(deployment.queue_entries()) == len(escalating))
+    assert sorted(e.session_id for _, e in deployment.queue_entries()) == sorted(escalating)
+    assert wait_for(
+        lambda: (
+            committed_total(deployment.broker.bootstrap, deployment.name, deployment.chat_topic)
+            == len(events)
+        ),
+        timeout=60,
+    )
 
 
 def test_reprocessing_the_same_events_does_not_duplicate_the_entry(deployment: Deployment) -> None:
