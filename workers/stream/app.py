@@ -22,6 +22,7 @@ from workers.logs import LogRedaction
 from workers.metrics import CONTENT_TYPE, WorkerMetrics, consumer_offsets
 from workers.queues import AgentQueueWriter, QueueKeys
 from workers.settings import BrokerProfile, Settings
+from workers.stream.batching import BatchingConsumer
 from workers.stream.gaps import KafkaRangeReader
 from workers.stream.pipeline import Pipeline
 from workers.stream.state_writer import StateWriter
@@ -81,16 +82,23 @@ def faust_options(settings: Settings) -> dict[str, Any]:
 
 def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
     """Wire the Faust app for ``settings``; nothing connects until the worker starts."""
-    # The agent's queue holds fetched batches, not records (see workers/stream/batching.py):
+    # One stream, co-partitioned by session id: chat events, desks' reports and clock ticks,
+    # so one agent instance sees everything about a session in order.
+    inbound_topics = (
+        settings.chat_events_topic,
+        settings.handoff_events_topic,
+        settings.ticks_topic,
+    )
+    # The agent's queue holds fetched batches, not records (workers/stream/batching.py):
     # a few per input partition bound what waits in memory.
     app = _App(
         settings.app_id,
         **faust_options(settings),
-        stream_buffer_maxsize=BATCHES_BUFFERED_PER_PARTITION * 3 * settings.partitions,
+        stream_buffer_maxsize=(
+            BATCHES_BUFFERED_PER_PARTITION * len(inbound_topics) * settings.partitions
+        ),
     )
-    app.batched_topics = frozenset(
-        (settings.chat_events_topic, settings.handoff_events_topic, settings.ticks_topic)
-    )
+    app.batched_topics = frozenset(inbound_topics)
     # One write: the unwritten sessions (a batch may add some past the bound) and a
     # checkpoint record per input partition.
     app.producer_buffer_limit = (
@@ -99,15 +107,7 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
     policy = policy or load_policy(settings.policy_file)
     # Faust's worker replaces the root log handlers; put the redacting filter on its own.
     app.add_dependency(LogRedaction(policy.redaction.logs, settings.log_format))
-    # One stream, co-partitioned by session id: chat events, desks' reports and clock ticks,
-    # so one agent instance sees everything about a session in order.
-    inbound = app.topic(
-        settings.chat_events_topic,
-        settings.handoff_events_topic,
-        settings.ticks_topic,
-        key_type=bytes,
-        value_type=bytes,
-    )
+    inbound = app.topic(*inbound_topics, key_type=bytes, value_type=bytes)
     ticks = app.topic(settings.ticks_topic, key_type=bytes, value_type=bytes)
     bot_control = app.topic(settings.bot_control_topic, key_type=bytes, value_type=bytes)
     escalations = app.topic(settings.escalations_topic, key_type=bytes, value_type=bytes)
@@ -228,12 +228,6 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
         """Liveness: answered whenever the event loop runs, ready or not."""
         return web.json({"alive": True})
 
-    inbound_topics = {
-        settings.chat_events_topic,
-        settings.handoff_events_topic,
-        settings.ticks_topic,
-    }
-
     @app.page("/metrics")
     async def metrics_page(web: View, request: Request) -> Response:
         """Prometheus exposition; open sessions, consumer offsets and queue depth are read
@@ -342,7 +336,8 @@ class _App(faust.App):
 
     def _new_consumer(self) -> ConsumerT:
         consumer = super()._new_consumer()
-        cast(Any, consumer).batched_topics = self.batched_topics
+        if isinstance(consumer, BatchingConsumer):
+            consumer.batched_topics = self.batched_topics
         return consumer
 
     def _new_producer(self) -> ProducerT:
