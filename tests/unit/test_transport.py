@@ -1,5 +1,6 @@
-"""The embedded broker gets Faust's aiokafka transport with a short fetch wait; Kafka the
-stock one."""
+"""The embedded broker's URL resolves to its own transport (a short fetch wait, end offsets
+read from the last batch); a Kafka URL to Faust's own, which the bench's bare agent uses (the
+worker's app picks its batching transport on either broker: test_batching.py)."""
 
 from faust.transport import by_url
 

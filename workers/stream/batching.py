@@ -13,7 +13,7 @@ consumer generation it was fetched in, so a batch from before a rebalance is rec
 """
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -137,9 +137,9 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             return bool(offsets)
 
 
-def records_of(messages: list[Any]) -> list[Any]:
+def records_of(messages: Iterable[Message]) -> list[Message]:
     """The records of ``messages``, batches opened, in order."""
-    out: list[Any] = []
+    out: list[Message] = []
     for message in messages:
         if isinstance(message, RecordBatch):
             out.extend(message.records)

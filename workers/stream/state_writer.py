@@ -45,8 +45,8 @@ class StateWriter:
 
     @asynccontextmanager
     async def batch(self, events: Sequence[EventT[bytes]]) -> AsyncIterator[list[Message]]:
-        """The records of ``events`` to handle (those of the current generation); writes
-        the state afterwards when it is due."""
+        """The records of ``events`` to handle (those of the current generation; an event
+        may hold a fetched batch of records); writes the state afterwards when it is due."""
         async with self._in_hand:
             if self._app.consumer_generation_id != self._generation:
                 await self._checkpoint_written()

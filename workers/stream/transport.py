@@ -1,4 +1,6 @@
-"""The Kafka transport for the embedded broker (Tansu), and the end offsets it needs.
+"""The worker's Kafka transports: the embedded broker's (Tansu), with the end offsets it
+needs, and Apache Kafka's. Both use the consumer that hands the agent a fetch at a time
+(``workers/stream/batching.py``).
 
 Tansu differs from Apache Kafka in two ways that matter to a Faust worker:
 
@@ -12,8 +14,8 @@ Tansu differs from Apache Kafka in two ways that matter to a Faust worker:
   the later records refuses to start). This transport's consumer reads the last batch to
   find the real end (``end_offsets``), so producers batch records as they do on Kafka.
 
-It is Faust's aiokafka transport otherwise, used with the embedded-broker profile only
-(``BrokerProfile.EMBEDDED``), under the URL scheme ``tansu://``.
+The embedded transport is Faust's aiokafka transport otherwise, used with the embedded-broker
+profile only (``BrokerProfile.EMBEDDED``), under the URL scheme ``tansu://``.
 """
 
 from collections.abc import Sequence
