@@ -149,11 +149,15 @@ def test_redis_outage_is_waited_out(
     worker = faulty.start_worker()
 
     # Part 1: Redis killed while escalating events flow, back on the same port seconds later.
+    # The second half is sent once Redis is down, so escalations are still to come however
+    # fast the worker went through the first.
     events, _ = traffic("outage", 150, TURNS)
     expected = replay(events, policy_file)
-    faulty.send(events, burst=True)
+    first_half, second_half = events[: len(events) // 2], events[len(events) // 2 :]
+    faulty.send(first_half, burst=True)
     assert wait_until(lambda: stat(worker, "escalations_enqueued") >= 5, timeout=60)
     own_redis.kill()
+    faulty.send(second_half, burst=True)
     stalled = stat(worker, "events")
     pending = len(expected.escalations) - stat(worker, "escalations_enqueued")
     assert pending > 0, "the outage must begin while escalations are still to come"

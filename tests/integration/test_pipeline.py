@@ -55,7 +55,10 @@ def test_a_backlog_reaches_the_agent_a_fetch_at_a_time_and_is_committed_to_its_e
 ) -> None:
     """Records waiting on the broker are handed over many to a batch (one batch per
     partition per fetch, not one per record), every one is applied once, the escalations
-    among them land once each, and acknowledging the batches commits every offset."""
+    among them land once each, and acknowledging the batches commits every offset. Fetches
+    of 20 records make several batches of every partition, each acknowledged by its last
+    offset as the agent's stream does it."""
+    deployment.extra_env["ESCALATOR_BATCH_MAX_RECORDS"] = "20"
     events, escalating = traffic("backlog", 100, 4, escalate_every=10)
     deployment.send(events, burst=True)
     worker = deployment.start_worker()

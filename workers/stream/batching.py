@@ -4,9 +4,9 @@ Faust hands an agent one message per record, and its per-message path (a message
 flow control, the conductor's tasks, the stream's event, an acknowledgement) costs more than
 the worker's whole decision. On the topics named in ``batched_topics`` this consumer hands
 over instead one ``RecordBatch`` per partition per fetch, holding the records in offset
-order; acknowledging the batch acknowledges every record in it, so Faust commits the range
-as it would have committed the records one by one. Other topics (a table's changelog, which
-Faust's recovery reads) keep Faust's path.
+order; acknowledging the batch acknowledges every record in it (through Faust's gaps, see
+``_batch``), so Faust commits the range as it would have committed the records one by one.
+Other topics (a table's changelog, which Faust's recovery reads) keep Faust's path.
 
 The agent's order per partition is the partition's order, as before, and a batch carries the
 consumer generation it was fetched in, so a batch from before a rebalance is recognised.
@@ -18,8 +18,6 @@ from typing import Any
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, ConsumerMessage, Message
-from faust.types.tuples import ack_lock
-from mode.utils.futures import notify
 
 log = logging.getLogger("escalator.consumer")
 
@@ -78,19 +76,22 @@ class BatchingConsumer(faust_aiokafka.Consumer):
 
     async def _batch(self, tp: TP, messages: list[ConsumerMessage]) -> RecordBatch | None:
         """The messages past the read position as one batch (Faust drops a message below
-        it: one fetched again after a seek back); offsets skipped on the way (compaction,
-        transaction markers) are recorded as gaps, so commits pass over them."""
+        it: one fetched again after a seek back).
+
+        Faust acknowledges a message by its offset alone (its stream iterator does so
+        inline, without asking the consumer), so a batch is acknowledged as its last
+        offset. Every other offset from the read position to it (the batch's other records,
+        and any skipped by compaction or transaction markers) is recorded as a gap, which
+        Faust's commit bookkeeping counts as done once an offset past it is acknowledged."""
         read = self._read_offset[tp]
         if read is not None:
             messages = [m for m in messages if m.offset >= read]
         if not messages:
             return None
-        previous = read
-        for message in messages:
-            if previous is not None and message.offset - previous > 1:
-                await self._add_gap(tp, previous + 1, message.offset - 1)
-            previous = message.offset
-        last = messages[-1]
+        first, last = messages[0], messages[-1]
+        start = first.offset if read is None else min(read + 1, first.offset)
+        if start < last.offset:
+            await self._add_gap(tp, start, last.offset - 1)
         batch = RecordBatch(
             last.topic,
             last.partition,
@@ -107,34 +108,10 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             generation_id=last.generation_id,
         )
         batch.records = messages
-        # Faust records gaps between consecutive delivered offsets itself; the batch's own
-        # are recorded above, so it must see the batch's offset as the next one.
+        # Faust records a gap itself when a delivered offset is more than one past the
+        # last; the batch's are recorded above, so it must see the batch's offset as next.
         self._read_offset[tp] = last.offset - 1
         return batch
-
-    def ack(self, message: Message) -> bool:
-        if not isinstance(message, RecordBatch):
-            return bool(super().ack(message))
-        with ack_lock:
-            if message.acked:
-                return False
-            message.acked = True
-            self._unacked_messages.discard(message)
-            if not self.app.topics.acks_enabled_for(message.topic):
-                return False
-            tp = message.tp
-            committed = self._committed_offset[tp]
-            acked_index = self._acked_index[tp]
-            offsets = [
-                m.offset
-                for m in message.records
-                if (committed is None or m.offset >= committed) and m.offset not in acked_index
-            ]
-            acked_index.update(offsets)
-            self._acked[tp].extend(offsets)
-            self._n_acked += len(offsets)
-            notify(self._waiting_for_ack)
-            return bool(offsets)
 
 
 def records_of(messages: Iterable[Message]) -> list[Message]:
