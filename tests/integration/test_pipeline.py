@@ -67,7 +67,8 @@ def test_a_backlog_reaches_the_agent_a_fetch_at_a_time_and_is_committed_to_its_e
         return dict(worker.get_json("/stats")[1])
 
     assert wait_for(lambda: stats().get("events", 0) == len(events), timeout=60)
-    assert stats().get("batches", 0) - stats().get("ticks", 0) <= len(events) // 10
+    counted = stats()  # one reading: a tick between two would skew the difference
+    assert counted.get("batches", 0) - counted.get("ticks", 0) <= len(events) // 10
     assert wait_for(lambda: len(deployment.queue_entries()) == len(escalating))
     assert sorted(e.session_id for _, e in deployment.queue_entries()) == sorted(escalating)
     assert wait_for(
