@@ -9,6 +9,7 @@ outcome of each is printed as a table at the end of the run (see tests/conftest.
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -245,14 +246,25 @@ def test_broker_frozen_for_seconds(
     events, _ = traffic("freeze", SESSIONS, TURNS)
     expected = replay(events, policy_file)
     worker = faulty.start_worker()
-    faulty.send(events, burst=True)
-    assert wait_until(lambda: stat(worker, "events") >= len(events) // 4, timeout=60)
-    broker.pause()
-    try:
-        frozen_at = stat(worker, "events")
-        time.sleep(6)
-    finally:
-        broker.resume()
+
+    def keep_sending() -> None:
+        """Traffic goes on arriving through the freeze however fast the worker is: a tenth
+        at a time, the producer waiting out the frozen broker as clients do."""
+        step = len(events) // 10
+        for start in range(0, len(events), step):
+            faulty.send(events[start : start + step], burst=True)
+            time.sleep(0.2)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sending = pool.submit(keep_sending)
+        assert wait_until(lambda: stat(worker, "events") >= len(events) // 4, timeout=60)
+        broker.pause()
+        try:
+            frozen_at = stat(worker, "events")
+            time.sleep(6)
+        finally:
+            broker.resume()
+        sending.result(timeout=90)  # re-raises what the sender raised
     assert frozen_at < len(events)
     watched = sample(expected)
     assert wait_until(lambda: states_match(worker, expected, watched), timeout=90)
