@@ -10,8 +10,10 @@ outcome of each is printed as a table at the end of the run (see tests/conftest.
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -78,6 +80,24 @@ def assert_exactly_once(
 FLUSH_MODES = [pytest.param("0", id="flush-per-batch"), pytest.param("5", id="flush-every-5s")]
 
 
+@contextmanager
+def sending_in_tenths(deployment: Deployment, events: list[dict[str, Any]]) -> Iterator[None]:
+    """Traffic that goes on arriving while a fault is injected, however fast the worker is:
+    a tenth at a time, the producer waiting out a frozen broker as clients do. Leaving the
+    block waits for the last tenth and raises what the sender raised."""
+
+    def keep_sending() -> None:
+        step = len(events) // 10
+        for start in range(0, len(events), step):
+            deployment.send(events[start : start + step], burst=True)
+            time.sleep(0.2)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sending = pool.submit(keep_sending)
+        yield
+        sending.result(timeout=90)
+
+
 def flush_label(flush_seconds: str) -> str:
     if flush_seconds == "0":
         return " (state written after every batch)"
@@ -93,10 +113,10 @@ def test_sigkill_mid_stream_then_restart(
     expected = replay(events, policy_file)
     assert expected.sessions == escalating
     worker = faulty.start_worker()
-    faulty.send(events, burst=True)
-    assert wait_until(lambda: stat(worker, "events") >= len(events) // 4, timeout=60)
-    done_before_kill = stat(worker, "events")
-    worker.kill()
+    with sending_in_tenths(faulty, events):
+        assert wait_until(lambda: stat(worker, "events") >= len(events) // 4, timeout=60)
+        done_before_kill = stat(worker, "events")
+        worker.kill()
     assert done_before_kill < len(events), "the kill must land mid-stream"
 
     worker = faulty.start_worker()
@@ -120,10 +140,10 @@ def test_sigkill_one_of_two_workers_survivor_takes_over(
     second = faulty.start_worker(wait=False)
     first.wait_ready()
     second.wait_ready()
-    faulty.send(events, burst=True)
-    assert wait_until(lambda: stat(first, "events") >= len(events) // 8, timeout=60)
-    victim_done = stat(first, "events")
-    first.kill()
+    with sending_in_tenths(faulty, events):
+        assert wait_until(lambda: stat(first, "events") >= len(events) // 8, timeout=60)
+        victim_done = stat(first, "events")
+        first.kill()
     assert victim_done < len(events)
 
     watched = sample(expected)
@@ -247,16 +267,7 @@ def test_broker_frozen_for_seconds(
     expected = replay(events, policy_file)
     worker = faulty.start_worker()
 
-    def keep_sending() -> None:
-        """Traffic goes on arriving through the freeze however fast the worker is: a tenth
-        at a time, the producer waiting out the frozen broker as clients do."""
-        step = len(events) // 10
-        for start in range(0, len(events), step):
-            faulty.send(events[start : start + step], burst=True)
-            time.sleep(0.2)
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        sending = pool.submit(keep_sending)
+    with sending_in_tenths(faulty, events):
         assert wait_until(lambda: stat(worker, "events") >= len(events) // 4, timeout=60)
         broker.pause()
         try:
@@ -264,7 +275,6 @@ def test_broker_frozen_for_seconds(
             time.sleep(6)
         finally:
             broker.resume()
-        sending.result(timeout=90)  # re-raises what the sender raised
     assert frozen_at < len(events)
     watched = sample(expected)
     assert wait_until(lambda: states_match(worker, expected, watched), timeout=90)
