@@ -1,10 +1,15 @@
-# Every target sets up what it needs: a fresh machine only needs python3 (3.11+) and Redis.
+# Every target sets up what it needs: a fresh machine only needs python3 (3.11+), make and
+# Debian's packages (or a running Redis at REDIS_URL for the demo and the bench).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Debian's packages are installed as root, through sudo otherwise.
+APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
+# $(call debian,COMMAND,PACKAGE): install PACKAGE unless COMMAND is on the PATH.
+debian = command -v $(1) >/dev/null || ($(APT_GET) update && $(APT_GET) install -y --no-install-recommends $(2))
 
-.PHONY: demo test tools lint typecheck unit integration schemas bench profile eval clean
+.PHONY: demo test tools redis lint typecheck unit integration schemas bench profile eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## demo: embedded broker + worker + sample chats, escalations shown live as they reach Redis
-demo: $(STAMP)
+demo: $(STAMP) redis
 	$(BIN)/escalator demo
 
 ## test: lint, type-check, then the whole suite (unit + real broker + real Redis)
@@ -21,10 +26,17 @@ test: $(STAMP) tools lint typecheck
 	$(BIN)/pytest
 
 ## tools: what the suite drives besides Python, from Debian's packages when missing:
-## Chromium (the live board's browser tests) and promtool (the alert rules' tests)
+## redis-server (the suite starts its own on free ports), Chromium (the live board's browser
+## tests) and promtool (the alert rules' tests)
 tools:
-	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
-	@command -v promtool >/dev/null || (apt-get update && apt-get install -y --no-install-recommends prometheus)
+	@$(call debian,redis-server,redis-server)
+	@$(call debian,chromium,chromium)
+	@$(call debian,promtool,prometheus)
+
+## redis: Debian's redis-server for the demo and the bench (they start a private one when no
+## Redis answers at REDIS_URL), unless it is installed or a Redis answers there
+redis: $(STAMP)
+	@$(BIN)/python -m workers.services || $(call debian,redis-server,redis-server)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -41,11 +53,11 @@ integration: $(STAMP)
 
 ## bench: the worker beside its baselines in one run (throughput, latency, memory, recovery,
 ## decision core); BENCH_ARGS passes options, e.g. BENCH_ARGS="--quick" or "--sessions 10000"
-bench: $(STAMP)
+bench: $(STAMP) redis
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 ## profile: the full-pipeline throughput run under py-spy; the top functions by self time
-profile: $(STAMP)
+profile: $(STAMP) redis
 	$(BIN)/python -m benchmarks.run --only throughput --runs 1 --profile $(BENCH_ARGS)
 
 ## eval: measure decisions on the labelled public data next to the checkout

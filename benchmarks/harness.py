@@ -1,4 +1,4 @@
-"""What every benchmark section shares: one embedded broker, the machine's Redis, names that
+"""What every benchmark section shares: one embedded broker, one Redis, names that
 never collide, records produced in bulk, and child processes watched from outside."""
 
 import asyncio
@@ -28,10 +28,10 @@ from rich.progress import (
 from workers.embedded import EmbeddedBroker, WorkerProcess, free_port
 from workers.embedded.feed import Record
 from workers.queues import QueueKeys
+from workers.services import answering_redis
 from workers.settings import Settings, load_settings
 from workers.stream.topics import ensure_topics
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Records pre-produced for the throughput and memory runs carry event times this far ahead of
 # the wall clock: the worker's ticks compare event times with the wall clock, and no session
 # may expire or breach its SLA while the bench runs, or runs would do unequal work.
@@ -205,7 +205,7 @@ class Deployment:
         return {
             "ESCALATOR_APP_ID": self.name,
             "ESCALATOR_BROKER_URL": self.bench.broker.url,
-            "ESCALATOR_REDIS_URL": REDIS_URL,
+            "ESCALATOR_REDIS_URL": self.bench.redis_url,
             "ESCALATOR_REDIS_PREFIX": self.name,
             "ESCALATOR_CHAT_EVENTS_TOPIC": self.chat_topic,
             "ESCALATOR_ESCALATIONS_TOPIC": f"{self.name}-escalations",
@@ -256,10 +256,12 @@ class Deployment:
 
 @dataclass
 class Bench:
-    """The shared services of one bench run: a Tansu broker of its own, the machine's Redis,
-    a working directory for logs and table data, and a unique name for everything."""
+    """The shared services of one bench run: a Tansu broker of its own, the Redis at
+    ``REDIS_URL`` (or a private one), a working directory for logs and table data, and a
+    unique name for everything."""
 
     broker: EmbeddedBroker
+    redis_url: str
     redis: "redis.Redis"
     workdir: Path
     partitions: int
@@ -284,18 +286,21 @@ class Bench:
 
 
 @contextmanager
-def bench_services(workdir: Path, partitions: int) -> Iterator[Bench]:
-    """Start a broker for this run and connect to Redis; stop and clean up afterwards."""
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        raise SystemExit(
-            f"no Redis at {REDIS_URL}: start one (redis-server --daemonize yes) or set REDIS_URL"
-        ) from None
+def bench_services(
+    workdir: Path, partitions: int, announce: Callable[[str], None]
+) -> Iterator[Bench]:
+    """Start a broker for this run and use the Redis at ``REDIS_URL``, or a private one when
+    none answers there (``announce`` is told); stop and clean up afterwards."""
     workdir.mkdir(parents=True, exist_ok=True)
-    with EmbeddedBroker(log_path=workdir / "logs" / "tansu.log") as broker:
-        bench = Bench(broker=broker, redis=client, workdir=workdir, partitions=partitions)
+    with (
+        answering_redis(load_settings(), workdir / "redis", announce) as settings,
+        EmbeddedBroker(log_path=workdir / "logs" / "tansu.log") as broker,
+    ):
+        url = settings.redis_url.get_secret_value()
+        client = redis.Redis.from_url(url, **settings.redis_client_kwargs())
+        bench = Bench(
+            broker=broker, redis_url=url, redis=client, workdir=workdir, partitions=partitions
+        )
         try:
             yield bench
         finally:

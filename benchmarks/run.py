@@ -1,5 +1,5 @@
 """The benchmark: escalator's worker beside its baselines, measured in one run on one
-embedded broker and the machine's Redis (what `make bench` runs).
+embedded broker and one Redis (what `make bench` runs; a private one when none answers).
 
     python -m benchmarks.run [--quick] [--events N] [--runs R] [--sessions 10000,100000]
                              [--store memory,rocksdb] [--only throughput,latency] [--profile]
@@ -205,7 +205,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     workdir = args.output_dir / "work" / f"{started:%Y%m%dT%H%M%SZ}"
     result["logs"] = str(workdir / "logs")
-    with bench_services(workdir, args.partitions) as bench:
+
+    def note(text: str) -> None:
+        stderr.log(text)
+        notes.append(text)
+
+    with bench_services(workdir, args.partitions, note) as bench:
         result["run_id"] = bench.run_id  # the prefix of every topic, group and Redis key
         if "throughput" in sections:
             stderr.log(f"throughput: {args.events:,} events, {args.runs} run(s) per row")

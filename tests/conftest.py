@@ -1,4 +1,5 @@
-"""Shared fixtures: the real embedded broker, the real Redis, and isolated deployments."""
+"""Shared fixtures: the real embedded broker, the suite's own real Redis, and isolated
+deployments."""
 
 import uuid
 from collections.abc import Iterator
@@ -7,21 +8,29 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support import REDIS_URL, Deployment, restart_clock
-from workers.embedded import EmbeddedBroker
+from tests.support import Deployment, restart_clock
+from workers.embedded import EmbeddedBroker, EmbeddedRedis
 from workers.queues import QueueKeys
 
 
 @pytest.fixture(scope="session")
-def redis_client() -> Iterator["redis.Redis"]:
-    """The machine's Redis; the suite fails (not skips) without it."""
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.fail(
-            f"no Redis at {REDIS_URL}: start one (redis-server --daemonize yes) or set REDIS_URL"
-        )
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    """One redis-server for the session, on a free port, stopped at the end: the suite never
+    uses a Redis the machine may run (``make test`` installs the binary)."""
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: EmbeddedRedis) -> str:
+    """The URL of the suite's Redis."""
+    return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def redis_client(redis_server: EmbeddedRedis) -> Iterator["redis.Redis"]:
+    """A client of the suite's Redis."""
+    client = redis_server.client()
     yield client
     client.close()
 
@@ -46,10 +55,10 @@ def queue_keys(redis_client: "redis.Redis") -> Iterator[QueueKeys]:
 
 @pytest.fixture
 def deployment(
-    broker: EmbeddedBroker, redis_client: "redis.Redis", tmp_path: Path
+    broker: EmbeddedBroker, redis_url: str, redis_client: "redis.Redis", tmp_path: Path
 ) -> Iterator[Deployment]:
     """A fresh deployment; its workers are stopped and its Redis keys removed afterwards."""
-    deployed = Deployment(broker=broker, redis=redis_client, workdir=tmp_path)
+    deployed = Deployment(broker=broker, redis_url=redis_url, redis=redis_client, workdir=tmp_path)
     deployed.create_topics()
     yield deployed
     deployed.cleanup()

@@ -1,26 +1,23 @@
 """Helpers for the fault-injection suite (tests/integration/test_faults.py).
 
 Traffic with a known set of escalating sessions, the expected outcome computed offline by the
-worker's own decision code (``workers.replay.Replayer``), a throwaway ``redis-server`` that can
-be killed and started again on the same port, and a registry of per-fault results that
-``tests/conftest.py`` prints as a table at the end of the run.
+worker's own decision code (``workers.replay.Replayer``), and a registry of per-fault results
+that ``tests/conftest.py`` prints as a table at the end of the run.
 """
 
 import asyncio
 import json
 import os
 import signal
-import subprocess
 import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import redis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
@@ -29,7 +26,7 @@ from schemas.inbound import InboundEvent
 from tests.support import wait_for
 from workers.decision import DecisionEngine, SessionState
 from workers.decision.policy import load_policy
-from workers.embedded import WorkerProcess, free_port
+from workers.embedded import WorkerProcess
 from workers.intake import parse_record
 from workers.replay import Replayer
 
@@ -262,65 +259,6 @@ def sample(expected: Expected, size: int = 24) -> list[str]:
     names = sorted(expected.states)
     step = max(len(names) // size, 1)
     return names[::step][:size]
-
-
-@dataclass
-class RedisServer:
-    """A private ``redis-server`` on a free port, with an append-only file synced at every
-    write, so killing it (SIGKILL) and starting it again on the same port keeps the queues, as
-    a production Redis with persistence would."""
-
-    workdir: Path
-    port: int = field(default_factory=free_port)
-    _process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def client(self) -> "redis.Redis":
-        return redis.Redis.from_url(self.url, socket_timeout=5)
-
-    def start(self) -> "RedisServer":
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        with (self.workdir / "redis.log").open("ab") as log:
-            self._process = subprocess.Popen(
-                [
-                    "redis-server",
-                    "--port", str(self.port),
-                    "--bind", "127.0.0.1",
-                    "--dir", str(self.workdir),
-                    "--save", "",
-                    "--appendonly", "yes",
-                    "--appendfsync", "always",
-                    "--daemonize", "no",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if self.client().ping():
-                    return self
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
-
-    def kill(self) -> None:
-        """SIGKILL: Redis vanishes at once; the append-only file keeps what was written."""
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGCONT)
-            process.kill()
-            process.wait()
-
-    def __enter__(self) -> "RedisServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.kill()
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.25) -> bool:

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support import REDIS_URL, chat
+from tests.support import chat
 from workers.decision import DecisionEngine
 from workers.decision.policy import load_policy
 from workers.queues import AgentQueueWriter, QueueKeys
@@ -78,6 +78,7 @@ class Broker:
 
 
 def pipeline(
+    redis_url: str,
     keys: QueueKeys,
     sessions: Store,
     offsets: Store,
@@ -92,7 +93,7 @@ def pipeline(
         sessions=sessions,
         applied_offsets=offsets,
         reader=broker,
-        writer=AgentQueueWriter.from_url(REDIS_URL, keys),
+        writer=AgentQueueWriter.from_url(redis_url, keys),
         send_escalation=discard,
         send_dead_letter=discard,
         send_command=discard,

@@ -1,4 +1,4 @@
-"""Helpers for tests that run against the real embedded broker and the real Redis."""
+"""Helpers for tests that run against the real embedded broker and the suite's real Redis."""
 
 import asyncio
 import json
@@ -22,8 +22,13 @@ from workers.queues.reader import queued_escalations
 from workers.settings import Settings, load_settings
 from workers.stream.topics import ensure_topics
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 PARTITIONS = 4
+
+
+def environment_with_redis(url: str) -> dict[str, str]:
+    """This process's environment for a child command, with ``url`` as its Redis."""
+    env = {name: value for name, value in os.environ.items() if name != "ESCALATOR_REDIS_URL"}
+    return {**env, "REDIS_URL": url}
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, interval: float = 0.1) -> bool:
@@ -42,6 +47,7 @@ class Deployment:
     topics and Redis prefix, so tests never see each other's data."""
 
     broker: EmbeddedBroker
+    redis_url: str
     redis: "redis.Redis"
     workdir: Path
     name: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}")
@@ -80,7 +86,7 @@ class Deployment:
         return {
             "ESCALATOR_APP_ID": self.name,
             "ESCALATOR_BROKER_URL": self.broker.url,
-            "ESCALATOR_REDIS_URL": REDIS_URL,
+            "ESCALATOR_REDIS_URL": self.redis_url,
             "ESCALATOR_REDIS_PREFIX": self.name,
             "ESCALATOR_CHAT_EVENTS_TOPIC": self.chat_topic,
             "ESCALATOR_ESCALATIONS_TOPIC": self.escalations_topic,

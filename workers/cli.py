@@ -5,15 +5,15 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workers.errors import EscalatorError, ServiceUnavailableError
+from workers.errors import EscalatorError
 from workers.logs import configure_logging, worker_logging
+from workers.services import require_broker, require_redis
 from workers.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -21,54 +21,6 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
 EXIT_USAGE = 2
-SERVICE_CHECK_TIMEOUT_SECONDS = 3.0
-
-
-def require_redis(settings: Settings) -> None:
-    """Raise ServiceUnavailableError, saying how to get one, unless Redis answers a PING.
-
-    Checked before a command starts, so a missing Redis is one clear line instead of the
-    retries and tracebacks of the command's own client.
-    """
-    import redis
-
-    client = redis.Redis.from_url(
-        settings.redis_url.get_secret_value(),
-        socket_connect_timeout=SERVICE_CHECK_TIMEOUT_SECONDS,
-        socket_timeout=SERVICE_CHECK_TIMEOUT_SECONDS,
-        **settings.redis_client_kwargs(),
-    )
-    try:
-        client.ping()
-    except redis.AuthenticationError:
-        raise ServiceUnavailableError(
-            f"Redis at {settings.redis_url_for_display} refused the credentials; fix the user "
-            "and password in REDIS_URL or ESCALATOR_REDIS_USERNAME / ESCALATOR_REDIS_PASSWORD"
-        ) from None
-    except (redis.ConnectionError, redis.TimeoutError, OSError):
-        raise ServiceUnavailableError(
-            f"no Redis answers at {settings.redis_url_for_display}; start one with "
-            "`redis-server --daemonize yes`, or point REDIS_URL at a running Redis"
-        ) from None
-    finally:
-        client.close()
-
-
-def require_broker(settings: Settings) -> None:
-    """Raise ServiceUnavailableError, saying how to get one, unless a bootstrap server accepts
-    a TCP connection (Kafka clients would log a retry per attempt before giving up)."""
-    for server in settings.bootstrap_servers:
-        host, _, port = server.rpartition(":")
-        try:
-            address = (host.strip("[]") or "127.0.0.1", int(port))
-            with socket.create_connection(address, timeout=SERVICE_CHECK_TIMEOUT_SECONDS):
-                return
-        except (OSError, ValueError):
-            continue
-    raise ServiceUnavailableError(
-        f"no Kafka broker answers at {settings.broker_url}; start one with `escalator broker`, "
-        "or point ESCALATOR_BROKER_URL at a running Kafka"
-    )
 
 
 def progress_console() -> "Console":

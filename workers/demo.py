@@ -1,8 +1,9 @@
 """``escalator demo``: the whole pipeline on the embedded defaults, watched live.
 
-Starts the embedded broker, checks Redis, starts a worker, replays the bundled sample
-conversations into the chat-events topic and shows each escalation as it lands in Redis.
-Everything it started is stopped at the end; logs stay under ``.escalator/logs``.
+Starts the embedded broker, uses the Redis at ``REDIS_URL`` (or starts a private one when none
+answers there), starts a worker, replays the bundled sample conversations into the chat-events
+topic and shows each escalation as it lands in Redis. Everything it started is stopped at the
+end; logs stay under ``.escalator/logs``.
 """
 
 import asyncio
@@ -22,11 +23,11 @@ from schemas.escalation import Escalation
 from workers.decision import DecisionEngine
 from workers.embedded import EmbeddedBroker, WorkerProcess, free_port
 from workers.embedded.feed import event_record, produce
-from workers.errors import ServiceUnavailableError
 from workers.intake import parse_record
 from workers.queues import QueueKeys
 from workers.queues.reader import queued_escalations
 from workers.replay import Replayer
+from workers.services import answering_redis
 from workers.settings import Settings, load_settings
 from workers.stream.topics import ensure_topics
 
@@ -63,20 +64,6 @@ def expected_escalations(events: list[dict[str, object]]) -> dict[str, Escalatio
         if record.escalation is not None:
             found[record.escalation.escalation_id] = record.escalation
     return found
-
-
-def require_redis(settings: Settings) -> "redis.Redis":
-    """A connected client, or a ServiceUnavailableError that says how to get Redis."""
-    client = redis.Redis.from_url(settings.redis_url.get_secret_value(), socket_connect_timeout=2)
-    try:
-        client.ping()
-    except (redis.ConnectionError, redis.TimeoutError, OSError):
-        raise ServiceUnavailableError(
-            f"no Redis answers at {settings.redis_url_for_display}. Start one with "
-            "`redis-server --daemonize yes` (Debian/Ubuntu: `apt-get install redis-server`), "
-            "or point REDIS_URL at a running Redis."
-        ) from None
-    return client
 
 
 def clear_prefix(client: "redis.Redis", keys: QueueKeys) -> None:
@@ -150,9 +137,8 @@ async def _watch(
 def run_demo(timeout_seconds: float = 120.0, console: Console | None = None) -> int:
     """Run the demo; 0 when every expected escalation reached Redis exactly once."""
     console = console or Console()
-    logs = RUN_DIR / "logs"
     broker_port = free_port()
-    settings = load_settings(
+    configured = load_settings(
         app_id="escalator-demo",
         broker_url=f"kafka://127.0.0.1:{broker_port}",
         redis_prefix=DEMO_PREFIX,
@@ -160,8 +146,19 @@ def run_demo(timeout_seconds: float = 120.0, console: Console | None = None) -> 
         web_port=free_port(),
         data_dir=RUN_DIR / "demo-data",
     )
+    with answering_redis(configured, RUN_DIR / "redis", console.print) as settings:
+        started = "broker, worker and Redis" if settings is not configured else "broker and worker"
+        return _run(settings, broker_port, timeout_seconds, console, started)
+
+
+def _run(
+    settings: Settings, broker_port: int, timeout_seconds: float, console: Console, started: str
+) -> int:
+    logs = RUN_DIR / "logs"
     keys = QueueKeys(settings.redis_prefix)
-    client = require_redis(settings)
+    client = redis.Redis.from_url(
+        settings.redis_url.get_secret_value(), **settings.redis_client_kwargs()
+    )
     clear_prefix(client, keys)
     events = sample_events()
     expected = expected_escalations(events)
@@ -190,6 +187,7 @@ def run_demo(timeout_seconds: float = 120.0, console: Console | None = None) -> 
                 seen = asyncio.run(
                     _watch(client, keys, live, expected, events, settings, timeout_seconds)
                 )
+    client.close()
     console.print()
     seen_ids = [escalation.escalation_id for _, escalation in seen]
     escalated = {escalation.session_id for _, escalation in seen}
@@ -202,6 +200,6 @@ def run_demo(timeout_seconds: float = 120.0, console: Console | None = None) -> 
         else "[red]escalations differ from the offline replay[/]"
     )
     console.print(
-        f"{verdict}; broker and worker stopped. Logs: {logs / 'worker.log'}, {logs / 'broker.log'}"
+        f"{verdict}; {started} stopped. Logs: {logs / 'worker.log'}, {logs / 'broker.log'}"
     )
     return 0 if ok else 1

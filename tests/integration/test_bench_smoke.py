@@ -1,9 +1,11 @@
 """`make bench` end to end with tiny sizes: every row measured, every record processed,
-escalations in Redis, the result file complete, nothing left behind in Redis. Correctness
-only: the numbers themselves depend on the machine."""
+escalations in Redis, the result file complete, nothing left behind in Redis; and a bench on
+a machine where no Redis answers runs on a private one. Correctness only: the numbers
+themselves depend on the machine."""
 
 import json
 import math
+import socket
 import subprocess
 import sys
 from importlib.util import find_spec
@@ -13,7 +15,10 @@ from typing import Any
 import pytest
 import redis
 
+from benchmarks.harness import bench_services
 from benchmarks.throughput import CEILING, ENGINE, LIMIT, PIPELINE
+from tests.support import environment_with_redis
+from workers.embedded import free_port
 
 EVENTS = 600
 SESSIONS = 400
@@ -26,7 +31,9 @@ def _number(value: Any) -> bool:
 
 
 @pytest.mark.timeout(600)  # a dozen worker starts on a shared machine
-def test_quick_bench_measures_every_row(tmp_path: Path, redis_client: "redis.Redis") -> None:
+def test_quick_bench_measures_every_row(
+    tmp_path: Path, redis_url: str, redis_client: "redis.Redis"
+) -> None:
     done = subprocess.run(
         [
             sys.executable,
@@ -52,6 +59,7 @@ def test_quick_bench_measures_every_row(tmp_path: Path, redis_client: "redis.Red
         text=True,
         timeout=570,
         check=False,
+        env=environment_with_redis(redis_url),
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     latest = json.loads((tmp_path / "latest.json").read_text())
@@ -96,4 +104,22 @@ def test_quick_bench_measures_every_row(tmp_path: Path, redis_client: "redis.Red
     assert all(_number(rates["median"]) for rates in latest["decision_core"]["rates"].values())
     assert "vs engine baseline" in done.stdout
     assert f"results: {stamped[0]}" in done.stdout
+    # The Redis that answered was used (no private one), and nothing is left in it.
+    assert not any("private redis-server" in note for note in latest["notes"])
     assert not list(redis_client.scan_iter(match=f"{latest['run_id']}-*", count=1_000))
+
+
+def test_without_an_answering_redis_the_bench_runs_on_a_private_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    monkeypatch.delenv("ESCALATOR_REDIS_URL", raising=False)
+    notes: list[str] = []
+    with bench_services(tmp_path, 1, notes.append) as bench:
+        assert bench.redis.ping()
+        port = int(bench.redis_url.rsplit(":", 1)[1].split("/")[0])
+        bench.redis.set(f"{bench.run_id}-probe", "1")
+    (note,) = notes
+    assert f"started a private redis-server on 127.0.0.1:{port}" in note
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, "the bench left its Redis running"

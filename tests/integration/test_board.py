@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Dialog, Page, expect, sync_playwright
 
 from schemas.escalation import Escalation
-from tests.support import REDIS_URL, Deployment, action, chat, wait_for
+from tests.support import Deployment, action, chat, wait_for
 from workers.board.browser import launch_chromium
 from workers.desk import DeskClient, InMemoryPublisher
 
@@ -84,7 +84,7 @@ def only_escalation(deployment: Deployment, session: str) -> Escalation:
 
 async def claim_next(deployment: Deployment, consumer: str) -> None:
     desk = DeskClient(
-        REDIS_URL,
+        deployment.redis_url,
         deployment.keys,
         publisher=InMemoryPublisher(),
         consumer=consumer,

@@ -1,6 +1,6 @@
-"""The README's first command: the demo runs end to end on the embedded defaults."""
+"""The README's first command: the demo runs end to end on the embedded defaults, with the
+Redis that answers at REDIS_URL or, on a machine that runs none, a private one of its own."""
 
-import os
 import re
 import socket
 import subprocess
@@ -8,21 +8,39 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
+
+from tests.support import environment_with_redis
+from workers.embedded import free_port
+from workers.queues import QueueKeys
+from workers.queues.reader import queued_escalations
 
 pytestmark = pytest.mark.integration
 
+DEMO_KEYS = QueueKeys("escalator-demo")
 
-def test_demo_shows_every_expected_escalation_and_stops_what_it_started(tmp_path: Path) -> None:
+
+def run_demo(cwd: Path, redis_url: str) -> subprocess.CompletedProcess[str]:
     escalator = Path(sys.executable).parent / "escalator"
-    result = subprocess.run(
+    return subprocess.run(
         [str(escalator), "demo", "--timeout", "90"],
-        cwd=tmp_path,
+        cwd=cwd,
         capture_output=True,
         text=True,
         check=False,
         timeout=240,
-        env={**os.environ, "COLUMNS": "160"},
+        env={**environment_with_redis(redis_url), "COLUMNS": "160"},
     )
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def assert_every_escalation_arrived_and_the_broker_stopped(
+    result: subprocess.CompletedProcess[str], cwd: Path
+) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all expected escalations arrived, once each" in result.stdout
     assert "demo-billing-loop" in result.stdout
@@ -30,9 +48,33 @@ def test_demo_shows_every_expected_escalation_and_stops_what_it_started(tmp_path
     assert "demo-address-change" in result.stdout
     port = re.search(r"embedded broker \(Tansu\) on 127\.0\.0\.1:(\d+)", result.stdout)
     assert port is not None
-    with socket.socket() as probe:
-        assert probe.connect_ex(("127.0.0.1", int(port.group(1)))) != 0, (
-            "demo left its broker running"
-        )
-    assert (tmp_path / ".escalator" / "logs" / "worker.log").is_file()
-    assert (tmp_path / ".escalator" / "logs" / "broker.log").is_file()
+    assert not listening(int(port.group(1))), "demo left its broker running"
+    assert (cwd / ".escalator" / "logs" / "worker.log").is_file()
+    assert (cwd / ".escalator" / "logs" / "broker.log").is_file()
+
+
+def test_demo_uses_the_redis_that_answers(
+    tmp_path: Path, redis_url: str, redis_client: "redis.Redis"
+) -> None:
+    result = run_demo(tmp_path, redis_url)
+    assert_every_escalation_arrived_and_the_broker_stopped(result, tmp_path)
+    assert "private redis-server" not in result.stdout
+    port = redis_url.rsplit(":", 1)[1].split("/")[0]
+    assert f"Redis redis://127.0.0.1:{port}/0 (keys under 'escalator-demo:')" in result.stdout
+    assert queued_escalations(redis_client, DEMO_KEYS), "the escalations stay in that Redis"
+    redis_client.delete(*redis_client.scan_iter(match=DEMO_KEYS.pattern, count=500))
+
+
+def test_demo_on_a_machine_without_redis_starts_and_stops_its_own(tmp_path: Path) -> None:
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    result = run_demo(tmp_path, nowhere)
+    assert_every_escalation_arrived_and_the_broker_stopped(result, tmp_path)
+    private = re.search(
+        rf"no Redis answers at {re.escape(nowhere)}: started a private redis-server on "
+        r"127\.0\.0\.1:(\d+)",
+        result.stdout,
+    )
+    assert private is not None, result.stdout
+    assert "broker, worker and Redis stopped" in result.stdout
+    assert not listening(int(private.group(1))), "demo left its Redis running"
+    assert (tmp_path / ".escalator" / "redis" / "redis.log").is_file()

@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 
 from schemas.escalation import Escalation
 from schemas.lifecycle import BotCommand, BotCommandKind, HandoffEvent, HandoffStatus
-from tests.support import REDIS_URL, Deployment, _read_topic, chat, wait_for
+from tests.support import Deployment, _read_topic, chat, wait_for
 from tests.unit.test_desk_stub import CONTRACT, Scenario, escalation
 from workers.desk import DeskClient, DeskQueue, KafkaHandoffPublisher
 from workers.desk.commands import EXIT_NOTHING_WAITING
@@ -42,7 +42,7 @@ class RedisHarness:
 
     def __init__(self, deployment: Deployment) -> None:
         self.deployment = deployment
-        self.redis = aioredis.Redis.from_url(REDIS_URL)
+        self.redis = aioredis.Redis.from_url(deployment.redis_url)
         self.writer = AgentQueueWriter(self.redis, deployment.keys)
         self.publisher = KafkaHandoffPublisher(
             [deployment.broker.bootstrap], deployment.handoff_topic
@@ -75,7 +75,7 @@ class RedisHarness:
 
     def desk(self, consumer: str, queues: Sequence[str] | None = None) -> DeskQueue:
         desk = DeskClient(
-            REDIS_URL,
+            self.deployment.redis_url,
             self.deployment.keys,
             publisher=self.publisher,
             queues=queues,
@@ -169,14 +169,14 @@ def test_many_desk_instances_claim_every_entry_exactly_once(deployment: Deployme
         return taken
 
     async def run() -> list[list[tuple[int, str]]]:
-        writer = AgentQueueWriter.from_url(REDIS_URL, deployment.keys)
+        writer = AgentQueueWriter.from_url(deployment.redis_url, deployment.keys)
         for item in placed:
             await writer.enqueue(item)
         await writer.close()
         # Each desk has its own connection, so their scripts really interleave in Redis.
         desks = [
             DeskClient(
-                REDIS_URL,
+                deployment.redis_url,
                 deployment.keys,
                 publisher=KafkaHandoffPublisher(
                     [deployment.broker.bootstrap], deployment.handoff_topic
@@ -233,7 +233,7 @@ def _desk_cli(deployment: Deployment, *args: str) -> subprocess.CompletedProcess
 
 def _enqueue(deployment: Deployment, escalations: list[Escalation]) -> None:
     async def run() -> None:
-        writer = AgentQueueWriter.from_url(REDIS_URL, deployment.keys)
+        writer = AgentQueueWriter.from_url(deployment.redis_url, deployment.keys)
         for item in escalations:
             await writer.enqueue(item)
             await asyncio.sleep(0.002)

@@ -21,7 +21,6 @@ import redis
 from tests.faults import (
     ESCALATING_TEXT,
     Expected,
-    RedisServer,
     commit_past_everything,
     committed_total,
     post_mortem,
@@ -39,7 +38,7 @@ from tests.faults import (
 )
 from tests.support import Deployment
 from workers.decision import SessionState
-from workers.embedded import EmbeddedBroker
+from workers.embedded import EmbeddedBroker, EmbeddedRedis
 from workers.queues.reader import queued_escalations
 
 pytestmark = pytest.mark.integration
@@ -155,14 +154,16 @@ def test_sigkill_one_of_two_workers_survivor_takes_over(
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
+def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A Redis of the test's own that keeps its queues through a SIGKILL (append-only file
+    synced at every write), as a production Redis with persistence would."""
+    server = EmbeddedRedis(tmp_path / "redis", durable=True)
     with server:
         yield server
 
 
 def test_redis_outage_is_waited_out(
-    faulty: Deployment, policy_file: Path, own_redis: RedisServer
+    faulty: Deployment, policy_file: Path, own_redis: EmbeddedRedis
 ) -> None:
     faulty.extra_env["ESCALATOR_REDIS_URL"] = own_redis.url
     faulty.extra_env["ESCALATOR_REDIS_RETRY_MAX_SECONDS"] = "1"
@@ -196,7 +197,7 @@ def test_redis_outage_is_waited_out(
 
 
 def test_redis_down_then_worker_crash_loses_nothing(
-    faulty: Deployment, policy_file: Path, own_redis: RedisServer
+    faulty: Deployment, policy_file: Path, own_redis: EmbeddedRedis
 ) -> None:
     """Redis down, the worker stuck retrying an escalation, then the worker crashes. A new
     worker (after Redis is back) re-reads from the last committed offset: the escalation was
@@ -283,7 +284,7 @@ def test_broker_frozen_for_seconds(
 
 
 def test_broker_restart_loses_in_memory_state(
-    redis_client: "redis.Redis", tmp_path: Path, policy_file: Path
+    redis_url: str, redis_client: "redis.Redis", tmp_path: Path, policy_file: Path
 ) -> None:
     """Tansu keeps everything in memory: a restart loses topics, committed offsets and the
     changelog. A worker running through it reconnects to a log that no longer has its
@@ -291,7 +292,9 @@ def test_broker_restart_loses_in_memory_state(
     the topics, start the worker afresh: traffic is processed and escalated once, including
     traffic sent before the new worker started; state from before is lost."""
     with EmbeddedBroker(log_path=tmp_path / "tansu.log") as own_broker:
-        deployment = Deployment(broker=own_broker, redis=redis_client, workdir=tmp_path)
+        deployment = Deployment(
+            broker=own_broker, redis_url=redis_url, redis=redis_client, workdir=tmp_path
+        )
         deployment.extra_env["ESCALATOR_POLICY_FILE"] = str(policy_file)
         try:
             deployment.create_topics()

@@ -2,15 +2,13 @@
 
 import pytest
 
-from tests.support import REDIS_URL
 from workers import cli
 
 
-@pytest.mark.usefixtures("redis_client")  # the machine's Redis must answer
 def test_refused_redis_credentials_are_named_without_the_password(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    host_and_db = REDIS_URL.split("://", 1)[1].rsplit("@", 1)[-1]
+    host_and_db = redis_url.split("://", 1)[1].rsplit("@", 1)[-1]
     monkeypatch.setenv("REDIS_URL", f"redis://no-such-user:s3cr3t-pw@{host_and_db}")
     monkeypatch.delenv("ESCALATOR_REDIS_URL", raising=False)
     assert cli.main(["desk", "tail", "general", "--once"]) == cli.EXIT_USAGE

@@ -40,13 +40,13 @@ class Acknowledgements:
 
 
 class Harness:
-    def __init__(self, queue_keys: QueueKeys, flush_seconds: float = 0.0) -> None:
+    def __init__(self, redis_url: str, queue_keys: QueueKeys, flush_seconds: float = 0.0) -> None:
         self.app = SimpleNamespace(consumer_generation_id=1, rebalancing=False)
         self.broker = Acknowledgements()
         self.log = Broker()  # what read-back would read
         self.sessions, self.offsets = Store(), Store()
         self.pipeline = pipeline(
-            queue_keys, self.sessions, self.offsets, self.log, self.broker.wait_written
+            redis_url, queue_keys, self.sessions, self.offsets, self.log, self.broker.wait_written
         )
         self.writer = StateWriter(
             cast(faust.App, self.app), self.pipeline, flush_seconds, max_unflushed=1_000
@@ -74,9 +74,9 @@ async def until(condition: Callable[[], bool]) -> None:
     raise AssertionError("the condition did not come true within 5 s")
 
 
-def test_a_timed_write_does_not_wait_for_the_broker(queue_keys: QueueKeys) -> None:
+def test_a_timed_write_does_not_wait_for_the_broker(queue_keys: QueueKeys, redis_url: str) -> None:
     async def run() -> None:
-        harness = Harness(queue_keys)
+        harness = Harness(redis_url, queue_keys)
         await asyncio.wait_for(harness.batch("a"), timeout=5)
         assert harness.sessions.writes == ["a"]  # handed to the table at once
         assert harness.offsets.writes == []  # the checkpoint waits for the broker
@@ -96,12 +96,14 @@ def test_a_timed_write_does_not_wait_for_the_broker(queue_keys: QueueKeys) -> No
     asyncio.run(run())
 
 
-def test_a_checkpoint_is_dropped_when_the_group_moves_on(queue_keys: QueueKeys) -> None:
+def test_a_checkpoint_is_dropped_when_the_group_moves_on(
+    queue_keys: QueueKeys, redis_url: str
+) -> None:
     """The states reached the broker, but the partition may have a new owner by then: the
     checkpoint is not written, and what was not written is dropped (it is read back)."""
 
     async def run() -> None:
-        harness = Harness(queue_keys, flush_seconds=3600)
+        harness = Harness(redis_url, queue_keys, flush_seconds=3600)
         harness.writer._flushed_at -= 3600  # the first batch is due
         await harness.batch("d")
         await harness.batch("e")  # not due: pending
@@ -119,9 +121,11 @@ def test_a_checkpoint_is_dropped_when_the_group_moves_on(queue_keys: QueueKeys) 
     asyncio.run(run())
 
 
-def test_a_rebalance_writes_everything_before_the_batch_is_done(queue_keys: QueueKeys) -> None:
+def test_a_rebalance_writes_everything_before_the_batch_is_done(
+    queue_keys: QueueKeys, redis_url: str
+) -> None:
     async def run() -> None:
-        harness = Harness(queue_keys, flush_seconds=3600)
+        harness = Harness(redis_url, queue_keys, flush_seconds=3600)
         harness.app.rebalancing = True
         batch = asyncio.create_task(harness.batch("g"))
         await until(lambda: harness.sessions.writes == ["g"])
@@ -135,9 +139,9 @@ def test_a_rebalance_writes_everything_before_the_batch_is_done(queue_keys: Queu
     asyncio.run(run())
 
 
-def test_a_clean_stop_writes_what_is_pending(queue_keys: QueueKeys) -> None:
+def test_a_clean_stop_writes_what_is_pending(queue_keys: QueueKeys, redis_url: str) -> None:
     async def run() -> None:
-        harness = Harness(queue_keys, flush_seconds=3600)
+        harness = Harness(redis_url, queue_keys, flush_seconds=3600)
         await harness.batch("h")
         assert harness.sessions.writes == []
         harness.broker.acknowledge.set()

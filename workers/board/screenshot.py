@@ -4,8 +4,8 @@ Everything on them is real: the embedded broker, one worker serving the board, t
 sample conversations plus one whose frustration rises turn by turn, produced to Kafka in two
 waves, and a desk that claims one escalation without accepting it. Headless Chromium then
 saves ``board.png`` and ``session.png`` (default ``docs/images``). Needs the dev extra
-(Playwright), ``/usr/bin/chromium`` and Redis; the Inter font (Debian ``fonts-inter``) is
-used when installed.
+(Playwright), ``/usr/bin/chromium``, and a Redis at ``REDIS_URL`` or ``redis-server`` to start a
+private one; the Inter font (Debian ``fonts-inter``) is used when installed.
 
 Two settings make the three SLA states show at once within a minute: a policy file with
 short SLAs for two queues, and a slow clock tick, so the worker's SLA watchdog does not
@@ -23,12 +23,13 @@ import redis
 from playwright.sync_api import ViewportSize, sync_playwright
 
 from workers.board.browser import launch_chromium
-from workers.demo import clear_prefix, expected_escalations, require_redis, sample_events
+from workers.demo import clear_prefix, expected_escalations, sample_events
 from workers.desk import DeskClient, InMemoryPublisher
 from workers.embedded import EmbeddedBroker, WorkerProcess, free_port
 from workers.embedded.feed import event_record, produce
 from workers.queues import QueueKeys
 from workers.queues.reader import queued_escalations
+from workers.services import answering_redis
 from workers.settings import Settings, load_settings
 from workers.stream.topics import ensure_topics
 
@@ -129,7 +130,7 @@ async def _claim_one(settings: Settings) -> None:
 def take_screenshots(out_dir: Path, run_dir: Path) -> None:
     """Run the deployment, bring the board to all three SLA states and photograph it."""
     broker_port = free_port()
-    settings = load_settings(
+    configured = load_settings(
         app_id=PREFIX,
         broker_url=f"kafka://127.0.0.1:{broker_port}",
         redis_prefix=PREFIX,
@@ -137,8 +138,17 @@ def take_screenshots(out_dir: Path, run_dir: Path) -> None:
         web_port=free_port(),
         data_dir=run_dir / "data",
     )
+    with answering_redis(configured, run_dir / "redis", print) as settings:
+        _stage_and_photograph(settings, broker_port, out_dir, run_dir)
+
+
+def _stage_and_photograph(
+    settings: Settings, broker_port: int, out_dir: Path, run_dir: Path
+) -> None:
     keys = QueueKeys(PREFIX)
-    client = require_redis(settings)
+    client = redis.Redis.from_url(
+        settings.redis_url.get_secret_value(), **settings.redis_client_kwargs()
+    )
     clear_prefix(client, keys)
     policy_file = run_dir / "policy.toml"
     policy_file.write_text(SHORT_SLAS, encoding="utf-8")
@@ -161,6 +171,7 @@ def take_screenshots(out_dir: Path, run_dir: Path) -> None:
                 _photograph(worker.web_url, out_dir)
     finally:
         clear_prefix(client, keys)
+        client.close()
 
 
 def _photograph(web_url: str, out_dir: Path) -> None:

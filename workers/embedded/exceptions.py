@@ -1,10 +1,14 @@
-"""Errors of the embedded-broker area."""
+"""Errors of the embedded services area: the broker, Redis and worker processes."""
 
 from workers.errors import EscalatorError
 
 
 class EmbeddedBrokerError(EscalatorError):
     """Raised when the embedded broker binary is missing or does not start."""
+
+
+class EmbeddedRedisError(EscalatorError):
+    """Raised when redis-server is not installed or does not start."""
 
 
 class WorkerProcessError(EscalatorError):

@@ -1,0 +1,176 @@
+"""Start and stop a private ``redis-server``: the test suite's, and the demo's and the bench's
+when no Redis answers at ``REDIS_URL``.
+
+It listens on a loopback port of its own, so it never meets a Redis the machine already runs,
+and keeps its files in a working directory the caller names. ``durable`` turns on an
+append-only file synced at every write, so a server killed (SIGKILL) and started again on the
+same port keeps what it held, as a production Redis with persistence would.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+from workers.embedded.broker import free_port
+from workers.embedded.exceptions import EmbeddedRedisError
+
+REDIS_SERVER_ENV = "ESCALATOR_REDIS_SERVER_BIN"
+INSTALL_HINT = "Debian/Ubuntu: `apt-get install redis-server`"
+START_TIMEOUT_SECONDS = 10.0
+STOP_TIMEOUT_SECONDS = 10.0
+PING_TIMEOUT_SECONDS = 0.5
+
+
+def redis_server_binary() -> Path:
+    """The ``redis-server`` executable: ``$ESCALATOR_REDIS_SERVER_BIN`` or the one on PATH."""
+    override = os.environ.get(REDIS_SERVER_ENV)
+    found = override or shutil.which("redis-server")
+    if not found or not Path(found).is_file():
+        raise EmbeddedRedisError(
+            f"redis-server is not installed ({INSTALL_HINT}), or set {REDIS_SERVER_ENV}"
+            if not override
+            else f"no redis-server at {override} ({REDIS_SERVER_ENV})"
+        )
+    return Path(found)
+
+
+class EmbeddedRedis:
+    """One ``redis-server`` process on a loopback port; a context manager that always stops
+    it. ``start`` after ``stop`` or ``kill`` brings it back on the same port and directory."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        durable: bool = False,
+    ) -> None:
+        self.workdir = workdir
+        self.host = host
+        self.port = port or free_port(host)
+        self.durable = durable
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The ``redis://`` URL of database 0."""
+        return f"redis://{self.host}:{self.port}/0"
+
+    @property
+    def log_path(self) -> Path:
+        """Where the server writes its log."""
+        return self.workdir / "redis.log"
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return self._process.pid if self._process else None
+
+    def client(self, timeout: float = 5.0) -> "redis.Redis":
+        """A new synchronous client of this server."""
+        return redis.Redis.from_url(self.url, socket_timeout=timeout)
+
+    def command(self) -> list[str]:
+        """The ``redis-server`` command line: no snapshots; an append-only file when durable."""
+        persistence = (
+            ["--appendonly", "yes", "--appendfsync", "always"]
+            if self.durable
+            else ["--appendonly", "no"]
+        )
+        return [
+            str(redis_server_binary()),
+            "--port", str(self.port),
+            "--bind", self.host,
+            "--dir", str(self.workdir),
+            "--save", "",
+            *persistence,
+            "--daemonize", "no",
+            "--logfile", "",
+        ]  # fmt: skip
+
+    def start(self) -> "EmbeddedRedis":
+        """Start the server and wait until it answers PING."""
+        command = self.command()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                code = self._process.returncode
+                self._process = None
+                raise EmbeddedRedisError(
+                    f"redis-server exited with code {code}; see {self.log_path}"
+                )
+            if self._answers():
+                return self
+            time.sleep(0.05)
+        self.kill()
+        raise EmbeddedRedisError(
+            f"redis-server did not answer on {self.host}:{self.port} within "
+            f"{START_TIMEOUT_SECONDS}s; see {self.log_path}"
+        )
+
+    def _answers(self) -> bool:
+        client = redis.Redis(
+            host=self.host,
+            port=self.port,
+            socket_connect_timeout=PING_TIMEOUT_SECONDS,
+            socket_timeout=PING_TIMEOUT_SECONDS,
+        )
+        try:
+            return bool(client.ping())
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            return False
+        finally:
+            client.close()
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP), as a hung Redis looks to clients."""
+        if self._process:
+            self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Undo ``pause`` (SIGCONT)."""
+        if self._process:
+            self._process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        """Shut down gracefully (SIGTERM), or SIGKILL when it hangs."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGCONT)
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: the server vanishes at once; only a durable one keeps what it held."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGCONT)
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> "EmbeddedRedis":
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
