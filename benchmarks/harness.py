@@ -80,24 +80,8 @@ class BareAgentProcess(WorkerProcess):
     interface as the worker's (/ready, /stats with an ``events`` counter)."""
 
     def start(self) -> "BareAgentProcess":
-        import subprocess
-
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.bare_agent"],
-                env={**os.environ, **self.env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self._spawn([sys.executable, "-m", "benchmarks.bare_agent"], self.log_path, self.env)
         return self
-
-
-def exited(process: WorkerProcess) -> bool:
-    """Whether a started child process has ended (or was never started)."""
-    child = process._process
-    return child is None or child.poll() is not None
 
 
 def processed(process: WorkerProcess) -> int | None:
@@ -140,7 +124,7 @@ def watch_progress(
     first: tuple[float, int] | None = None
     count = 0
     while time.monotonic() < deadline:
-        if exited(process):
+        if process.exited:
             raise RuntimeError(f"{process.log_path.stem} exited early; see {process.log_path}")
         seen = processed(process)
         now = time.monotonic()

@@ -5,19 +5,16 @@ and CI; production uses Apache Kafka (docker-compose.yml).
 """
 
 import os
-import signal
 import socket
-import subprocess
 import time
 from importlib import resources
 from pathlib import Path
-from types import TracebackType
 
+from workers.embedded.child import ChildProcess
 from workers.embedded.exceptions import EmbeddedBrokerError
 
 TANSU_ENV = "ESCALATOR_TANSU_BIN"
 START_TIMEOUT_SECONDS = 15.0
-STOP_TIMEOUT_SECONDS = 10.0
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -55,16 +52,16 @@ def _accepts_connections(host: str, port: int) -> bool:
         return False
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(ChildProcess):
     """One Tansu process on a loopback port; a context manager that always stops it."""
 
     def __init__(
         self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None
     ) -> None:
+        super().__init__()
         self.host = host
         self.port = port or free_port(host)
         self.log_path = log_path
-        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -75,11 +72,6 @@ class EmbeddedBroker:
     def bootstrap(self) -> str:
         """host:port for plain Kafka clients."""
         return f"{self.host}:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        """The broker's process id while it runs."""
-        return self._process.pid if self._process else None
 
     def start(self) -> "EmbeddedBroker":
         """Start Tansu and wait until it accepts connections."""
@@ -94,16 +86,11 @@ class EmbeddedBroker:
             "--storage-engine",
             "memory://tansu/",
         ]
-        log_path = self.log_path or Path(os.devnull)
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as output:
-            self._process = subprocess.Popen(
-                command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        self._spawn(command, self.log_path or Path(os.devnull))
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                code = self._process.returncode
+            code = self._exit_code()
+            if code is not None:
                 raise EmbeddedBrokerError(
                     f"Tansu exited with code {code}; see {self.log_path or 'its output'}"
                 )
@@ -114,37 +101,3 @@ class EmbeddedBroker:
         raise EmbeddedBrokerError(
             f"Tansu did not listen on {self.bootstrap} within {START_TIMEOUT_SECONDS}s"
         )
-
-    def pause(self) -> None:
-        """Freeze the broker (SIGSTOP), as a hung broker would look to clients."""
-        if self._process:
-            self._process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        """Undo ``pause`` (SIGCONT)."""
-        if self._process:
-            self._process.send_signal(signal.SIGCONT)
-
-    def stop(self) -> None:
-        """Stop the broker; every topic it held is gone."""
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGCONT)
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-    def __enter__(self) -> "EmbeddedBroker":
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

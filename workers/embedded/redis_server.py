@@ -9,21 +9,18 @@ same port keeps what it held, as a production Redis with persistence would.
 
 import os
 import shutil
-import signal
-import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 
 import redis
 
 from workers.embedded.broker import free_port
+from workers.embedded.child import ChildProcess
 from workers.embedded.exceptions import EmbeddedRedisError
 
 REDIS_SERVER_ENV = "ESCALATOR_REDIS_SERVER_BIN"
 INSTALL_HINT = "Debian/Ubuntu: `apt-get install redis-server`"
 START_TIMEOUT_SECONDS = 10.0
-STOP_TIMEOUT_SECONDS = 10.0
 PING_TIMEOUT_SECONDS = 0.5
 
 
@@ -40,7 +37,7 @@ def redis_server_binary() -> Path:
     return Path(found)
 
 
-class EmbeddedRedis:
+class EmbeddedRedis(ChildProcess):
     """One ``redis-server`` process on a loopback port; a context manager that always stops
     it. ``start`` after ``stop`` or ``kill`` brings it back on the same port and directory."""
 
@@ -51,11 +48,11 @@ class EmbeddedRedis:
         host: str = "127.0.0.1",
         durable: bool = False,
     ) -> None:
+        super().__init__()
         self.workdir = workdir
         self.host = host
         self.port = port or free_port(host)
         self.durable = durable
-        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -66,11 +63,6 @@ class EmbeddedRedis:
     def log_path(self) -> Path:
         """Where the server writes its log."""
         return self.workdir / "redis.log"
-
-    @property
-    def pid(self) -> int | None:
-        """The server's process id while it runs."""
-        return self._process.pid if self._process else None
 
     def client(self, timeout: float = 5.0) -> "redis.Redis":
         """A new synchronous client of this server."""
@@ -90,23 +82,15 @@ class EmbeddedRedis:
             "--dir", str(self.workdir),
             "--save", "",
             *persistence,
-            "--daemonize", "no",
-            "--logfile", "",
         ]  # fmt: skip
 
     def start(self) -> "EmbeddedRedis":
         """Start the server and wait until it answers PING."""
-        command = self.command()
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        self._spawn(self.command(), self.log_path)
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                code = self._process.returncode
-                self._process = None
+            code = self._exit_code()
+            if code is not None:
                 raise EmbeddedRedisError(
                     f"redis-server exited with code {code}; see {self.log_path}"
                 )
@@ -132,45 +116,3 @@ class EmbeddedRedis:
             return False
         finally:
             client.close()
-
-    def pause(self) -> None:
-        """Freeze the server (SIGSTOP), as a hung Redis looks to clients."""
-        if self._process:
-            self._process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        """Undo ``pause`` (SIGCONT)."""
-        if self._process:
-            self._process.send_signal(signal.SIGCONT)
-
-    def stop(self) -> None:
-        """Shut down gracefully (SIGTERM), or SIGKILL when it hangs."""
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGCONT)
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-    def kill(self) -> None:
-        """SIGKILL: the server vanishes at once; only a durable one keeps what it held."""
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGCONT)
-            process.kill()
-            process.wait()
-
-    def __enter__(self) -> "EmbeddedRedis":
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
