@@ -189,7 +189,7 @@ class Deployment:
         return {
             "ESCALATOR_APP_ID": self.name,
             "ESCALATOR_BROKER_URL": self.bench.broker.url,
-            "ESCALATOR_REDIS_URL": self.bench.redis_url,
+            **self.bench.redis_environment,
             "ESCALATOR_REDIS_PREFIX": self.name,
             "ESCALATOR_CHAT_EVENTS_TOPIC": self.chat_topic,
             "ESCALATOR_ESCALATIONS_TOPIC": f"{self.name}-escalations",
@@ -245,12 +245,17 @@ class Bench:
     unique name for everything."""
 
     broker: EmbeddedBroker
-    redis_url: str
+    redis_environment: dict[str, str]
     redis: "redis.Redis"
     workdir: Path
     partitions: int
     run_id: str = field(default_factory=lambda: f"b{uuid.uuid4().hex[:8]}")
     _numbers: Iterator[int] = field(default_factory=itertools.count)
+
+    @property
+    def redis_url(self) -> str:
+        """The URL of the run's Redis."""
+        return self.redis_environment["ESCALATOR_REDIS_URL"]
 
     def name(self, label: str) -> str:
         """A name no other deployment, topic or consumer group of any run uses."""
@@ -280,10 +285,15 @@ def bench_services(
         answering_redis(load_settings(), workdir / "redis", announce) as settings,
         EmbeddedBroker(log_path=workdir / "logs" / "tansu.log") as broker,
     ):
-        url = settings.redis_url.get_secret_value()
-        client = redis.Redis.from_url(url, **settings.redis_client_kwargs())
+        client = redis.Redis.from_url(
+            settings.redis_url.get_secret_value(), **settings.redis_client_kwargs()
+        )
         bench = Bench(
-            broker=broker, redis_url=url, redis=client, workdir=workdir, partitions=partitions
+            broker=broker,
+            redis_environment=settings.redis_environment(),
+            redis=client,
+            workdir=workdir,
+            partitions=partitions,
         )
         try:
             yield bench

@@ -170,7 +170,7 @@ def _run(
     env = {
         "ESCALATOR_APP_ID": settings.app_id,
         "ESCALATOR_BROKER_URL": settings.broker_url,
-        "ESCALATOR_REDIS_URL": settings.redis_url.get_secret_value(),
+        **settings.redis_environment(),
         "ESCALATOR_REDIS_PREFIX": settings.redis_prefix,
         "ESCALATOR_PARTITIONS": str(settings.partitions),
         "ESCALATOR_WEB_HOST": settings.web_host,

@@ -162,6 +162,12 @@ class Settings(BaseSettings):
             raise ValueError("must start with kafka://, e.g. kafka://127.0.0.1:9092")
         return value
 
+    @field_validator("redis_username", "redis_password", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """An empty ESCALATOR_REDIS_USERNAME / _PASSWORD means none (no AUTH is sent)."""
+        return None if value == "" else value
+
     @property
     def group_timeouts(self) -> tuple[float, float, float]:
         """(rebalance, session, heartbeat) seconds: explicit settings, else the profile's.
@@ -262,6 +268,16 @@ class Settings(BaseSettings):
             kwargs["sasl_plain_username"] = self.kafka_sasl_username
             kwargs["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
         return kwargs
+
+    def redis_environment(self) -> dict[str, str]:
+        """The ``ESCALATOR_REDIS_*`` variables a child process needs to reach this Redis as
+        this user; empty credentials when none are set, so none are inherited either."""
+        password = self.redis_password.get_secret_value() if self.redis_password else ""
+        return {
+            "ESCALATOR_REDIS_URL": self.redis_url.get_secret_value(),
+            "ESCALATOR_REDIS_USERNAME": self.redis_username or "",
+            "ESCALATOR_REDIS_PASSWORD": password,
+        }
 
     def redis_client_kwargs(self) -> dict[str, Any]:
         """ACL credentials for redis clients, over any in the URL; empty when unset."""

@@ -114,9 +114,15 @@ def test_without_an_answering_redis_the_bench_runs_on_a_private_one(
 ) -> None:
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
     monkeypatch.delenv("ESCALATOR_REDIS_URL", raising=False)
+    monkeypatch.setenv("ESCALATOR_REDIS_USERNAME", "bench")
+    monkeypatch.setenv("ESCALATOR_REDIS_PASSWORD", "s3cr3t-pw")
     notes: list[str] = []
     with bench_services(tmp_path, 1, notes.append) as bench:
         assert bench.redis.ping()
+        # The workers it starts reach the private Redis without the credentials meant for
+        # the one that did not answer.
+        assert bench.redis_environment["ESCALATOR_REDIS_USERNAME"] == ""
+        assert bench.redis_environment["ESCALATOR_REDIS_PASSWORD"] == ""
         port = int(bench.redis_url.rsplit(":", 1)[1].split("/")[0])
         bench.redis.set(f"{bench.run_id}-probe", "1")
     (note,) = notes

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 DEMO_KEYS = QueueKeys("escalator-demo")
 
 
-def run_demo(cwd: Path, redis_url: str) -> subprocess.CompletedProcess[str]:
+def run_demo(cwd: Path, redis_url: str, **env: str) -> subprocess.CompletedProcess[str]:
     escalator = Path(sys.executable).parent / "escalator"
     return subprocess.run(
         [str(escalator), "demo", "--timeout", "90"],
@@ -29,7 +29,7 @@ def run_demo(cwd: Path, redis_url: str) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
         timeout=240,
-        env={**environment_with_redis(redis_url), "COLUMNS": "160"},
+        env={**environment_with_redis(redis_url), "COLUMNS": "160", **env},
     )
 
 
@@ -66,8 +66,15 @@ def test_demo_uses_the_redis_that_answers(
 
 
 def test_demo_on_a_machine_without_redis_starts_and_stops_its_own(tmp_path: Path) -> None:
+    """Credentials meant for a Redis that does not answer are not sent to the private one."""
     nowhere = f"redis://127.0.0.1:{free_port()}/0"
-    result = run_demo(tmp_path, nowhere)
+    result = run_demo(
+        tmp_path,
+        nowhere,
+        ESCALATOR_REDIS_USERNAME="desk",
+        ESCALATOR_REDIS_PASSWORD="s3cr3t-pw",
+    )
+    assert "s3cr3t-pw" not in result.stdout + result.stderr
     assert_every_escalation_arrived_and_the_broker_stopped(result, tmp_path)
     private = re.search(
         rf"no Redis answers at {re.escape(nowhere)}: started a private redis-server on "

@@ -82,6 +82,29 @@ def test_sasl_kwargs_for_faust_and_aiokafka() -> None:
     assert settings.redis_client_kwargs() == {"username": "worker", "password": REDIS_SECRET}
 
 
+def test_empty_redis_credentials_mean_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ESCALATOR_REDIS_USERNAME", "")
+    monkeypatch.setenv("ESCALATOR_REDIS_PASSWORD", "")
+    settings = load_settings()
+    assert settings.redis_username is None
+    assert settings.redis_password is None
+    assert settings.redis_client_kwargs() == {}
+
+
+def test_a_child_process_gets_the_redis_and_its_credentials_or_empty_ones() -> None:
+    assert _settings().redis_environment() == {
+        "ESCALATOR_REDIS_URL": f"redis://worker:{URL_SECRET}@127.0.0.1:6379/0",
+        "ESCALATOR_REDIS_USERNAME": "worker",
+        "ESCALATOR_REDIS_PASSWORD": REDIS_SECRET,
+    }
+    # Empty ones, so credentials in the parent's environment are not inherited.
+    assert load_settings(redis_url="redis://127.0.0.1:7000/0").redis_environment() == {
+        "ESCALATOR_REDIS_URL": "redis://127.0.0.1:7000/0",
+        "ESCALATOR_REDIS_USERNAME": "",
+        "ESCALATOR_REDIS_PASSWORD": "",
+    }
+
+
 def test_sasl_ssl_carries_a_verifying_context() -> None:
     settings = _settings(kafka_security_protocol="SASL_SSL")
     kwargs = settings.kafka_client_kwargs()

@@ -86,7 +86,7 @@ def _worker_env(settings: Settings, policy_file: Path) -> dict[str, str]:
     return {
         "ESCALATOR_APP_ID": settings.app_id,
         "ESCALATOR_BROKER_URL": settings.broker_url,
-        "ESCALATOR_REDIS_URL": settings.redis_url.get_secret_value(),
+        **settings.redis_environment(),
         "ESCALATOR_REDIS_PREFIX": settings.redis_prefix,
         "ESCALATOR_PARTITIONS": str(settings.partitions),
         "ESCALATOR_WEB_HOST": settings.web_host,
