@@ -9,7 +9,7 @@ APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 # $(call debian,COMMAND,PACKAGE): install PACKAGE unless COMMAND is on the PATH.
 debian = command -v $(1) >/dev/null || ($(APT_GET) update && $(APT_GET) install -y --no-install-recommends $(2))
 
-.PHONY: demo test tools redis lint typecheck unit integration schemas bench profile eval clean
+.PHONY: demo test tools redis lint typecheck unit integration schemas bench profile eval models clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ profile: $(STAMP) redis
 ## eval: measure decisions on the labelled public data next to the checkout
 eval: $(STAMP)
 	$(BIN)/escalator eval --data ../shared/eval-data
+
+## models: retrain the shipped text models from ../shared (byte-identical for the same data)
+models: $(STAMP)
+	$(BIN)/python tools/train_models.py --train-data ../shared/train-data \
+		--eval-data ../shared/eval-data --out workers/decision/models
 
 ## schemas: regenerate schemas/json from the pydantic models
 schemas: $(STAMP)

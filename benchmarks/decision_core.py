@@ -6,7 +6,8 @@ Rows: JSON decoding alone (the floor any consumer pays), contract validation (de
 pydantic), the decision core alone on parsed events with state for many open sessions (with
 Python's default garbage-collector settings, then with the worker's, see workers/runtime.py),
 and the whole replay path (validate + decide). Each row shows the median events/s of several
-runs (min and max beside it) and its ratio to the validation baseline.
+runs (min and max beside it) and its ratio to the validation baseline. A second table gives
+what each detector costs per customer message, beside the whole decision per event.
 """
 
 import argparse
@@ -21,8 +22,14 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.mix import generate_lines
+from schemas.events import MessageEvent, Role
 from schemas.inbound import InboundEvent
 from workers.decision import DecisionEngine, SessionState
+from workers.decision.frustration import score_message
+from workers.decision.human_request import detect_human_request
+from workers.decision.models import ngrams, shared_model
+from workers.decision.text import normalise
+from workers.decision.topics import Taxonomy
 from workers.intake import parse_record
 from workers.runtime import tune_gc
 
@@ -36,6 +43,63 @@ def _time(run: Callable[[], int], repeats: int) -> list[float]:
         count = run()
         rates.append(count / (time.perf_counter() - started))
     return rates
+
+
+def _per_call(run: Callable[[], int], repeats: int) -> float:
+    """Median microseconds per item of ``run`` (which returns how many items it did)."""
+    return 1e6 / statistics.median(_time(run, repeats))
+
+
+def component_costs(events: list[InboundEvent], repeats: int) -> dict[str, float]:
+    """Microseconds per customer message of each detector the engine runs on it, and of the
+    whole decision per event (every kind), measured in the same process."""
+    engine = DecisionEngine()
+    policy = engine.policy
+    texts = [e.text for e in events if isinstance(e, MessageEvent) and e.role is Role.CUSTOMER]
+    folded = [normalise(text) for text in texts]
+    taxonomy = Taxonomy(policy.topics)
+    request_model = shared_model(policy.models.human_request)
+    topic_model = shared_model(policy.models.high_stakes)
+
+    def each(step: Callable[[str], object], inputs: list[str]) -> Callable[[], int]:
+        def run() -> int:
+            for item in inputs:
+                step(item)
+            return len(inputs)
+
+        return run
+
+    def decide() -> int:
+        states: dict[str, SessionState] = {}
+        for event in events:
+            states[event.session_id] = engine.apply(states.get(event.session_id), event).state
+        return len(events)
+
+    grams = [set(ngrams(text)) for text in folded]
+
+    def featurise(text: str) -> object:
+        return set(ngrams(text))
+
+    def each_set(step: Callable[[set[str]], object]) -> Callable[[], int]:
+        def run() -> int:
+            for item in grams:
+                step(item)
+            return len(grams)
+
+        return run
+
+    return {
+        "normalise": _per_call(each(normalise, texts), repeats),
+        "frustration score": _per_call(each(score_message, texts), repeats),
+        "request phrases": _per_call(each(detect_human_request, texts), repeats),
+        "topic phrases (with the hypothetical test)": _per_call(
+            each(taxonomy.find, folded), repeats
+        ),
+        "n-grams for the models (once per message)": _per_call(each(featurise, folded), repeats),
+        "request model (find)": _per_call(each_set(request_model.find), repeats),
+        "topic model (find)": _per_call(each_set(topic_model.find), repeats),
+        "whole decision, per event (any kind)": _per_call(decide, repeats),
+    }
 
 
 def measure(sessions: int, repeats: int) -> dict[str, Any]:
@@ -74,6 +138,7 @@ def measure(sessions: int, repeats: int) -> dict[str, Any]:
         "validate (baseline)": _time(validate, repeats),
         "decision core, default gc": _time(decide, repeats),
     }
+    components = component_costs(events, repeats)
     tune_gc()  # what `escalator worker` does at start
     rows["decision core, worker gc"] = _time(decide, repeats)
     rows["validate + decide, worker gc"] = _time(replay, repeats)
@@ -89,9 +154,20 @@ def measure(sessions: int, repeats: int) -> dict[str, Any]:
         "sessions": len(final_states),
         "escalated_sessions": escalated,
         "rates": rows,
+        "components_us": components,
         "state_bytes_median": sizes[len(sizes) // 2],
         "state_bytes_max": sizes[-1],
     }
+
+
+def components_table(costs: dict[str, float]) -> Table:
+    """What each detector costs per customer message (µs), beside the whole decision."""
+    table = Table(title="decision core components, µs per customer message (median)")
+    table.add_column("component")
+    table.add_column("µs", justify="right")
+    for name, micros in costs.items():
+        table.add_row(name, f"{micros:.1f}")
+    return table
 
 
 def main() -> None:
@@ -122,6 +198,7 @@ def main() -> None:
         )
     console = Console()
     console.print(table)
+    console.print(components_table(result["components_us"]))
     console.print(
         f"escalated sessions: {result['escalated_sessions']:,} of {result['sessions']:,}; "
         f"stored state per session: median {result['state_bytes_median']:,} B, "

@@ -291,6 +291,8 @@ def report(result: dict[str, Any], console: Console) -> None:
     if "latency" in result:
         console.print(_latency_table(result["latency"]))
         console.print(_latency_windows(result["latency"]))
+    if result.get("decision_core", {}).get("components_us"):
+        console.print(decision_core.components_table(result["decision_core"]["components_us"]))
     if result.get("memory"):
         console.print(_memory_table(result["memory"]))
     if result.get("recovery"):

@@ -58,6 +58,15 @@ class Evidence(BaseModel):
     cue: str = Field(description="Stable name of the rule that fired, e.g. 'explicit_request'.")
     excerpt: str = Field(default="", max_length=280, description="The words the cue rests on.")
     score: float | None = Field(default=None, ge=0.0, le=1.0)
+    contribution: float | None = Field(
+        default=None,
+        ge=0.0,
+        description=(
+            "How much this observation added to the decision: its weight in the session's "
+            "evidence score, or its share of a threshold the reason reached alone (0 for "
+            "context that did not decide)."
+        ),
+    )
 
 
 class ActionAttempt(BaseModel):

@@ -21,4 +21,9 @@ class TraceRecord(BaseModel):
     signals: list[ReasonCode] = Field(description="Reason codes active at this event.")
     matrix: Matrix
     escalation: Escalation | None
+    evidence_score: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="The session's combined evidence score after this event (policy [evidence]).",
+    )
     duplicate: bool = Field(default=False, description="The event id was already applied.")

@@ -187,7 +187,11 @@ def _run_demo(timeout: float) -> int:
 
 
 def _run_eval(
-    data: Path, json_path: Path | None, markdown_path: Path | None, limit: int | None
+    data: Path | None,
+    json_path: Path | None,
+    markdown_path: Path | None,
+    limit: int | None,
+    conversations: Path | None = None,
 ) -> int:
     from rich.console import Console
 
@@ -195,15 +199,22 @@ def _run_eval(
         render_json,
         render_markdown,
         render_table,
+        render_wrong,
         run_evaluation,
     )
 
     if limit is not None and limit < 1:
         print("escalator: --limit must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    result = run_evaluation(data, limit=limit, console=progress_console())
+    result = run_evaluation(
+        data, limit=limit, console=progress_console(), conversations=conversations
+    )
     # Piped into a file, the table keeps its natural width instead of wrapping at 80.
-    Console(width=None if sys.stdout.isatty() else 200).print(render_table(result))
+    out = Console(width=None if sys.stdout.isatty() else 200)
+    out.print(render_table(result))
+    wrong = render_wrong(result)
+    if wrong is not None:
+        out.print(wrong)
     if json_path:
         json_path.write_text(render_json(result), encoding="utf-8")
     if markdown_path:
@@ -306,14 +317,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Replays each labelled set in DIR (see its README.md) through the same "
         "decision code as `replay --trace` and prints, per set, escalator's metrics beside "
         "VADER and keyword baselines and the goal for each headline metric. Needs the eval "
-        "extra (pip install 'escalator[eval]').",
+        "extra (pip install 'escalator[eval]'). Also scores escalator's own multi-turn "
+        "conversation set (when each chat must go to a person) and lists the ones it gets wrong.",
     )
     evaluate.add_argument(
         "--data",
         type=Path,
-        required=True,
         metavar="DIR",
-        help="the eval-data folder, e.g. ../shared/eval-data",
+        help="the eval-data folder, e.g. ../shared/eval-data; without it only the "
+        "conversation set is scored",
+    )
+    evaluate.add_argument(
+        "--conversations",
+        type=Path,
+        metavar="PATH",
+        help="score this conversation file (JSON lines, the format of "
+        "workers/evaluation/conversations.jsonl) instead of the shipped set",
     )
     evaluate.add_argument(
         "--json", type=Path, metavar="PATH", help="also write every number as JSON to PATH"
@@ -437,7 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "broker":
             return _run_broker(args.port)
         if args.command == "eval":
-            return _run_eval(args.data, args.json, args.markdown, args.limit)
+            return _run_eval(args.data, args.json, args.markdown, args.limit, args.conversations)
         settings = load_settings()
         if args.command == "desk":
             return _run_desk(args, settings)

@@ -102,6 +102,7 @@ def test_quick_bench_measures_every_row(
     )
 
     assert all(_number(rates["median"]) for rates in latest["decision_core"]["rates"].values())
+    assert all(micros > 0 for micros in latest["decision_core"]["components_us"].values())
     assert "vs engine baseline" in done.stdout
     assert f"results: {stamped[0]}" in done.stdout
     # The Redis that answered was used (no private one), and nothing is left in it.

@@ -89,7 +89,7 @@ def escalations(outcomes: Sequence[Outcome]) -> list[Escalation]:
 
 NEGATIVE_TURNS = [
     "this is so annoying",
-    "I already told you my order number",
+    "this is really not helpful at all",
     "it still does not work",
 ]
 
@@ -426,7 +426,7 @@ def test_trace_fields() -> None:
     ]
     # A negative turn is a signal at once; only the third in a row is a trigger.
     assert outcomes[0].trace.signals == [ReasonCode.FRUSTRATION]
-    assert outcomes[2].trace.signals == [ReasonCode.FRUSTRATION, ReasonCode.LOOP]
+    assert outcomes[2].trace.signals == [ReasonCode.FRUSTRATION]
     last = outcomes[-1].trace.matrix
     expected = (
         Verdict.WATCH

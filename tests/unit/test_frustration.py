@@ -280,6 +280,153 @@ def test_very_long_message_is_scored() -> None:
     assert result.score >= NEGATIVE_TURN
 
 
+# What the product needs from a turn in a chat with the bot, written for these tests.
+SARCASM_AT_THE_BOT = [
+    "great, the same answer again",
+    "oh wonderful, thanks for nothing",
+    "Perfect, another link that doesn't work.",
+    "Lovely. You booked the wrong day again.",
+    "Wow, super helpful... not",
+]
+
+
+@pytest.mark.parametrize("text", SARCASM_AT_THE_BOT)
+def test_sarcastic_praise_of_the_bot_scores_clearly(text: str) -> None:
+    result = score_message(text)
+    assert "sarcasm" in result.cues
+    assert "positive_words" not in result.cues
+    assert result.score >= 0.6
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Great, that's exactly the one I wanted.",
+        "Perfect, I'll take the 10 o'clock train.",
+        "Nice, and could you also add a room for Friday?",
+        "Lovely, thank you, that is all.",
+    ],
+)
+def test_praise_opening_an_ordinary_request_is_not_sarcasm(text: str) -> None:
+    result = score_message(text)
+    assert "sarcasm" not in result.cues
+    assert result.score < 0.1
+
+
+def test_rising_anger_scores_higher_at_each_step() -> None:
+    steps = [
+        "Can you check my order status?",
+        "this is ridiculous",
+        "this is ridiculous, I told you twice already",
+        "ARE YOU EVEN LISTENING",
+    ]
+    scores = [score_message(text).score for text in steps]
+    assert scores[0] < NEGATIVE_TURN <= scores[1] < scores[2]
+    assert scores[3] >= 0.7
+    assert {"shouting", "not_understood"} <= set(score_message(steps[3]).cues)
+
+
+def test_shouting_after_a_repeat_scores_clearly() -> None:
+    result = score_message("I ALREADY GAVE YOU MY POSTCODE")
+    assert {"shouting", "already_said"} <= set(result.cues)
+    assert result.score >= 0.7
+
+
+@pytest.mark.parametrize(
+    ("text", "cue"),
+    [
+        ("No, I said the 21st", "leading_no"),
+        ("that's not what I asked", "correction"),
+        ("did you not understand me before?", "not_understood"),
+        ("you already asked me that", "asked_again"),
+        ("Not Monday, Friday.", "correction"),
+        ("Why can't you just book the table?", "rhetorical_question"),
+        ("do you even read what I write?", "not_understood"),
+    ],
+)
+def test_mild_dissatisfaction_with_the_bot_scores_near_the_threshold(text: str, cue: str) -> None:
+    result = score_message(text)
+    assert cue in result.cues
+    assert NEGATIVE_TURN - 0.05 <= result.score <= 0.9
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Not sure, maybe the later one.",
+        "Not yet, I'll decide tomorrow.",
+        "No, not right now.",
+        "How long is the drive to the airport?",
+        "What is the fee if I cancel next week?",
+        "I'd like the window seat, but an aisle is fine too.",
+        "No, but thanks anyway.",
+    ],
+)
+def test_hedges_and_policy_questions_stay_below_the_threshold(text: str) -> None:
+    assert score_message(text).score < NEGATIVE_TURN
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "this is killing me lol, love it",
+        "haha I'm dying, that's brilliant",
+        "No complaints at all, thanks!",
+        "not bad at all, cheers",
+        "that's not a problem",
+    ],
+)
+def test_idioms_and_negated_complaints_are_not_frustration(text: str) -> None:
+    assert score_message(text).score < 0.3
+
+
+def test_negation_turns_praise_into_a_complaint_and_softens_a_complaint() -> None:
+    assert score_message("the agent was not helpful").score >= NEGATIVE_TURN
+    assert score_message("the agent was not rude").score < score_message("the agent was rude").score
+
+
+def test_contrast_lets_the_complaint_after_but_count() -> None:
+    plain = score_message("thanks, the parcel is still missing")
+    contrasted = score_message("thanks, but the parcel is still missing")
+    assert "contrast" in contrasted.cues
+    assert contrasted.score > plain.score
+
+
+def test_reproach_in_hindsight_adds_weight() -> None:
+    plain = score_message("you told me the wrong date")
+    hindsight = score_message("you should have told me the right date")
+    assert "hindsight" in hindsight.cues
+    assert hindsight.score > score_message("you told me the date").score
+    assert plain.score > 0
+
+
+def test_asking_for_something_else_is_weak_alone_and_counts_with_a_no() -> None:
+    alone = score_message("Is there anything else in the centre?")
+    with_no = score_message("No, show me something else instead.")
+    assert "asks_alternative" in alone.cues
+    assert 0.0 < alone.score < 0.3
+    assert with_no.score > alone.score
+
+
+@pytest.mark.parametrize("text", ["this app is sh*t", "what the f**k is going on"])
+def test_masked_swearing_is_swearing(text: str) -> None:
+    result = score_message(text)
+    assert "profanity" in result.cues
+    assert result.score >= NEGATIVE_TURN
+
+
+@pytest.mark.parametrize("text", ["mail me at jo@example.com", "I need *two* rooms", "A*B"])
+def test_stars_and_at_signs_are_not_swearing(text: str) -> None:
+    assert "profanity" not in score_message(text).cues
+
+
+@pytest.mark.parametrize(
+    "text", ["I'm switching to another bank.", "You just lost a customer.", "late again #sarcasm"]
+)
+def test_threats_to_leave_and_tagged_sarcasm_are_negative(text: str) -> None:
+    assert score_message(text).score >= NEGATIVE_TURN
+
+
 # Text, including control characters, lone surrogates and very long single "words".
 ANY_TEXT = st.one_of(
     st.text(),
@@ -294,6 +441,8 @@ ANY_TEXT = st.one_of(
                     "WHY", "useless", "!!", "??", "thanks", "not", "working", "no", "No,", "sorry",
                     "again", "still", "2hrs", "on", "hold", ":(", ":)", "#fail", "great", "job",
                     "for", "nothing", "I", "said", "are", "you", "sure", "\U0001f621",
+                    "but", "should", "have", "Not", "Monday,", "sh*t", "#sarcasm", "Perfect.",
+                    "...", "else", "instead", "even", "listening", "why", "just", "if",
                 ]
             )
         ),
@@ -317,3 +466,9 @@ def test_score_is_total_bounded_and_deterministic(text: str) -> None:
 @given(ANY_TEXT)
 def test_adding_exclamation_marks_never_lowers_the_score(text: str) -> None:
     assert score_message(text + " !!").score >= score_message(text).score
+
+
+@settings(max_examples=200, deadline=None)
+@given(ANY_TEXT)
+def test_writing_in_capitals_never_lowers_the_score(text: str) -> None:
+    assert score_message(text.upper()).score >= score_message(text).score

@@ -29,7 +29,7 @@ def conversation() -> list[MessageEvent | ActionEvent]:
         say(
             2,
             Role.BOT,
-            "I can see how frustrating that must be. Please see https://help.example.com/refunds",
+            "Let me look that order up for you.",
         ),
         ActionEvent(
             event_id="e3",

@@ -81,7 +81,48 @@ INDIRECT = [
     ("Please call me back on the number I gave", "callback_request"),
 ]
 
+# Formal and indirect ways to ask for a person to act on the case, or for it to go up.
+FORMAL = [
+    ("I would be grateful if a member of your team could review my file", "asks_person_to_act"),
+    ("Could one of your colleagues look into this personally?", "asks_person_to_act"),
+    ("I'd like a colleague to take over, please", "explicit_request"),
+    ("Can a human check my account please", "asks_person_to_act"),
+    ("I need somebody with authority to deal with this", "asks_person_to_act"),
+    ("Is anyone able to look into my complaint?", "asks_person_to_act"),
+    ("please can someone from your fraud team review the case", "asks_person_to_act"),
+    ("please one person of your team check my problem", "asks_person_to_act"),
+    ("I want that a persone look my case", "asks_person_to_act"),
+    ("could a collegue handle this for me", "asks_person_to_act"),
+    ("Kindly, a responsible person of your firm should take my case in hand", "asks_person_to_act"),
+    (
+        "I would welcome the chance to discuss this with someone in your billing team",
+        "explicit_request",
+    ),
+    ("i want speek with representant of the bank", "explicit_request"),
+    ("I would like this escalated", "escalation_request"),
+    ("Kindly escalate my complaint.", "escalation_request"),
+    ("Can this be referred to the relevant department?", "escalation_request"),
+    ("i want my case reviewed by a manager", "escalation_request"),
+    ("Could you put me in touch with the complaints team", "explicit_request"),
+    ("Please put me in contact with someone", "explicit_request"),
+]
+
 NOT_REQUESTS = [
+    # Person words and the new verbs in other senses.
+    "I need to transfer money to someone",
+    "my colleague paid for it",
+    "I'll ask my colleague",
+    "A colleague of mine will look into the invoice",
+    "your agent told me to check my email",
+    "Can a person check in two bags?",
+    "The situation escalated quickly",
+    "Someone used my card to check my balance",
+    "I don't need anyone to look into it, thanks",
+    "Can you put me down for the 9am slot?",
+    "I want someone to review my essay for grammar",
+    "I'll discuss it with my manager tonight",
+    "Can a person take my order over the phone?",
+    "your agent takes my money every month",
     "is this safe for human hair",
     "No need for an agent, thanks",
     "no need for an agent, thanks. That's all I needed.",
@@ -125,6 +166,13 @@ def test_explicit_requests(text: str) -> None:
     assert found is not None
     assert found.cue == "explicit_request"
     assert found.matched
+
+
+@pytest.mark.parametrize(("text", "cue"), FORMAL)
+def test_formal_requests_for_a_person(text: str, cue: str) -> None:
+    found = detect_human_request(text)
+    assert found is not None
+    assert found.cue == cue
 
 
 @pytest.mark.parametrize("text", DEPARTMENTS)

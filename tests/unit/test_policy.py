@@ -76,6 +76,7 @@ def test_a_custom_taxonomy_replaces_the_default_one() -> None:
     policy = parse_policy(
         '[[topics]]\nname = "recall"\nconsequence = 0.9\nhuman_required = true\n'
         'route = { queue = "safety", priority = 1 }\nphrases = ["\\\\bproduct recall\\\\b"]\n'
+        '[models]\nhigh_stakes = ""\n'  # the shipped model names the default topics
     )
     assert [topic.name for topic in policy.topics] == ["recall"]
     engine = DecisionEngine(policy)
@@ -94,6 +95,14 @@ def test_a_custom_taxonomy_replaces_the_default_one() -> None:
     escalation = engine.apply(None, event).escalation
     assert escalation is not None
     assert escalation.queue == "safety"
+
+
+def test_a_custom_taxonomy_without_the_models_topics_must_switch_the_model_off() -> None:
+    with pytest.raises(PolicyError, match=r"unknown label.*high_stakes = \"\""):
+        parse_policy(
+            '[[topics]]\nname = "recall"\nconsequence = 0.9\n'
+            'route = { queue = "safety", priority = 1 }\nphrases = ["recall"]\n'
+        )
 
 
 @pytest.mark.parametrize(

@@ -80,28 +80,37 @@ LINK = "https://help.example.com/billing-faq"
 EMPATHY = f"I can see how frustrating this must be. You can find help with billing here: {LINK}"
 
 
-def test_billing_error_loop_escalates_when_the_bot_repeats_its_empathy_and_link() -> None:
+def test_a_billing_dispute_met_with_sympathy_and_a_help_link_goes_to_a_person() -> None:
     chat = (
         Chat("billing")
         .customer("Hi, I was charged twice for my March invoice, 49.99 taken two times.")  # 01
         .bot(EMPATHY)  # 02
         .customer("The page doesn't cover this. I need the second 49.99 payment reversed.")  # 03
-        .bot(EMPATHY)  # 04
-        .customer("You already sent that. Please refund the duplicate charge.")  # 05
     )
-    found = first_escalation(chat.run())
+    traces = chat.run()
+    assert traces[0].matrix.verdict is Verdict.WATCH
+    found = first_escalation(traces)
     assert found is not None
     index, escalation = found
-    assert index == 4, (
-        "a billing dispute is watched: the bot's first repeat of empathy and link is enough"
-    )
-    assert ReasonCode.LOOP in escalation.reasons
-    assert ReasonCode.HIGH_STAKES in escalation.reasons
+    assert index == 2, "the watch does not end with sympathy and a link: that reply escalates"
+    assert escalation.reasons == [ReasonCode.HIGH_STAKES, ReasonCode.LOOP]
     assert escalation.queue == "billing"
-    cues = {item.cue for item in escalation.evidence}
-    assert f"same_link:{LINK}" in cues
-    assert "hollow_empathy" in cues
-    assert "topic:billing_dispute" in cues
+    added = {item.cue: item.contribution for item in escalation.evidence}
+    assert added["deflected:link"] == 0.55
+    assert added["topic:billing_dispute"] == 0.8 * 0.6
+    assert sum(value or 0.0 for value in added.values()) == traces[1].evidence_score >= 1.0
+
+
+def test_a_refund_question_answered_with_a_link_stays_with_the_bot() -> None:
+    """Less at stake (refund, consequence 0.5) than a dispute: a link alone is not enough."""
+    traces = (
+        Chat("refund-link")
+        .customer("How do I get a refund for an order I returned last week?")
+        .bot(f"You can request a refund from your orders page, here is how: {LINK}")
+        .run()
+    )
+    assert traces[1].evidence_score == 0.95  # high stakes 0.8 x 0.5, deflection 0.55
+    assert first_escalation(traces) is None
 
 
 def test_denied_medical_claim_goes_to_a_person_at_once() -> None:

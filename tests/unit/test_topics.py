@@ -45,6 +45,8 @@ POSITIVE: dict[str, list[str]] = {
         "I have a billing problem with my last invoice",
         "I was billed for a subscription I never signed up for, I didn't ask for it",
         "The garage invoice shows the wrong amount",
+        "If this isn't sorted I'll ask my bank to reverse it",
+        "Then I will go to my credit card company",
     ],
     "refund": [
         "When will I get my refund for the broken kettle?",
@@ -65,6 +67,10 @@ POSITIVE: dict[str, list[str]] = {
         "Why was my claim declined?",
         "The insurer won't cover my surgery",
         "I want to appeal the decision on my claim",
+        "they are refusing the pre-authorisation for my scan",
+        "they are refusing to approve my radiotherapy",
+        "the insurer won't approve the surgery my doctor ordered",
+        "they refuse the aproval for my treatement",
     ],
     "insurance_claim": [
         "I need to make a claim, someone reversed into my car in the car park",
@@ -79,6 +85,10 @@ POSITIVE: dict[str, list[str]] = {
         "My mum died on Sunday and I need to stop her direct debits",
         "I need to register a death",
         "What do you need from me to pay for the funeral?",
+        "my mum passed last week and her card is still being charged",
+        "My father is died in january, who do I tell",
+        "I'm the executor of my aunt's estate",
+        "my husband is no longer with us",
     ],
     "urgent_travel_disruption": [
         "My flight to Boston was cancelled and I need to get home tonight",
@@ -98,19 +108,82 @@ POSITIVE: dict[str, list[str]] = {
         "I will report you to the ombudsman",
         "I'm taking you to court over this",
         "I'll file a complaint with the CFPB",
+        "I am going to report your company to the consumer protection agency",
+        "I'll be contacting the FTC about this",
     ],
     "vulnerability": [
         "I can't afford food this week after you took that payment",
         "I don't feel safe at home",
-        "I've been having thoughts of suicide",
-        "My partner is abusive and controls all our money",
         "We're about to be evicted",
+        "That overdraft charge means I cant buy food for my boy until friday",
+        "after the fee there is no money left for nappies",
+        "i dont have enough money to pay for heating this month",
+        "Since I was laid off we skip meals so the kids can eat",
+        "my universal credit was stopped and now the rent is due",
+        "I am behind with my rent for two months",
+        "We will not eat this week if you take this payment",
+        "I lost my job in March and my children are without heating",
+        "how am i supposed to feed my three kids now",
+        "this charge left me with nothing",
+        "the boiler is broken and we have a newborn at home",
+        "my wages got cut and I'm drowning in debt",
+    ],
+    "self_harm": [
+        "I've been having thoughts of suicide",
+        "whats my balance. honestly I cant go on like this",
+        "i dont see the point in living anymore",
+        "Everyone would be better off without me",
+        "I keep thinking about ending it",
+        "sometimes i want to disappear forever",
+        "doesn't matter, I won't be around much longer anyway",
+        "I might hurt myself tonight",
+        "i not want live anymore, everything is too much",
+        "I am thinking to kill my self",
+        "i feel like sucide is the only way",
+        "what is the point of being alive",
+    ],
+    "abuse": [
+        "My partner is abusive and controls all our money",
+        "My ex husband controls my bank account and won't let me have my own money",
+        "he took out two loans in my name while we were together",
+        "I'm scared of my husband finding out I called",
+        "I am afraid of my partner, please don't send letters home",
+        "my boyfriend forced me to take out the credit card",
+        "I'm a victim of financial abuse",
+        "He's violent and I'm scared he will find me",
+        "my ex uses the app to track where I am",
+    ],
+    "health_safety": [
+        "My son's inhaler still hasn't arrived and he has asthma",
+        "the insulin order for my daughter never came",
+        "We have run out of my mother's heart medication",
+        "Her prescription is late again, she has no meds left",
+        "The chemotherapy was postponed because the payment is on hold",
+        "pharmacy say the insurance not cover the insulin for my girl",
+        "his inhaler was supposed to come monday, he has one left",
+        "My husband is on an oxygen machine and you want to cut off our electricity",
+        "I can smell gas in the flat",
+        "My son had an allergic reaction to the meal",
+    ],
+    "identity_theft": [
+        "a credit card was opened in my name",
+        "There are accounts on my credit report that I never opened",
+        "somebody applied for a loan using my details",
+        "Someone has taken out a phone contract in my name",
+        "Fraudsters opened a bank account with my identity",
+        "I think someone is impersonating me",
+        "my identity was stolen last year and now this",
+        "a loan I never applied for",
     ],
     "account_closure": [
         "Could you close my account, please?",
         "Please cancel my subscription today",
         "I'm switching to another bank",
         "I'll take my business elsewhere",
+        "fix it or I'm leaving your bank",
+        "cancel everything, I'm going elsewhere",
+        "I am going to find another bank",
+        "Time to switch banks I think",
     ],
 }
 
@@ -162,10 +235,35 @@ NEGATIVE = [
     "Can I pay my bill twice a month?",
     "I've asked twice already, where is my parcel?",
     "There's a strand of hair in my food",
+    # Other senses of the words of the newer topics.
+    "I can't buy groceries with my card, it keeps getting declined",
+    "Can I use my card to buy food at the airport?",
+    "I can't go on the website, it says error",
+    "Is there any point in upgrading to premium?",
+    "I don't want to live in the city anymore, can I change my address?",
+    "My phone is dead, can you email me?",
+    "My son passed his driving test, can I add him as a driver?",
+    "I'm leaving for the airport now",
+    "How do I leave you a review?",
+    "Can I open an account in my name and my wife's name?",
+    "I want to open an account in my name",
+    "Is the account in my name?",
+    "Can I set up a savings pot for my kids?",
+    "I'd like to feed back on the new app",
+    "Do you sell life insurance?",
+    "I took my life savings out last year and bought a house",
+    "my colleague ordered the medication for the office first aid kit",
+    "What time does the pharmacy open?",
+    "I need to transfer money to my ex for the kids",
+    "The payment was on hold for a day but it went through",
     "",
 ]
 
 HUMAN_REQUIRED = {
+    "self_harm",
+    "abuse",
+    "health_safety",
+    "identity_theft",
     "fraud",
     "lost_stolen_card",
     "denied_claim",
@@ -375,3 +473,68 @@ def test_every_topic_is_indexed_by_the_words_its_phrases_start_with() -> None:
     assert taxonomy.candidates(normalise("please change my address")) == []
     fraud = [t.name for t in taxonomy.topics].index("fraud")
     assert fraud in taxonomy.candidates(normalise("this looks like fraud"))
+
+
+# -- hypothetical questions ------------------------------------------------------------------
+
+HYPOTHETICAL = [
+    "what if my card is stolen?",
+    "What happens if somebody uses my card abroad",
+    "do you cover fraud?",
+    "how do I report a lost card if it happens",
+    "If my phone is ever stolen, am I covered?",
+    "does the travel policy cover a cancelled flight?",
+    "How would I report fraud on a business account",
+    "am I protected if someone hacks my account?",
+    "In case my wallet gets stolen, how do I block my card?",
+    "Before I apply, what fraud protection does your card have?",
+    "what if somebody used my card online without me knowing?",
+    "what happen if my card is stolen when i travel",
+    "Hi. If a payment is charged twice, is there protection?",
+    "Do you offer bereavement fares, just planning ahead",
+    "Quick question, what happens if my flight is cancelled?",
+]
+
+REAL_QUESTIONS = [
+    ("what do I do, my card was stolen", "lost_stolen_card"),
+    ("my card got stolen, what now?", "lost_stolen_card"),
+    ("what if someone used my card? there are 3 payments I don't know", "fraud"),
+    ("What should I do if someone else used my card?", "fraud"),
+    ("What do I do if the ATM took my card?", "lost_stolen_card"),
+    ("what if I've lost my card? I cant find it since yesterday", "lost_stolen_card"),
+    ("If you don't refund me I'll go to the ombudsman", "legal_threat"),
+    ("what happens if I can't pay my rent this month", "vulnerability"),
+    ("what if i just ended it all", "self_harm"),
+    ("Do you cover fraud? Someone has used my card in a shop I never visited", "fraud"),
+    ("I've been scammed, am I covered for fraud?", "fraud"),
+    ("My mother is in hospital, what happens if I miss the flight?", "emergency"),
+    ("what happens if my son's insulin doesn't arrive by Friday", "health_safety"),
+]
+
+
+@pytest.mark.parametrize("text", HYPOTHETICAL)
+def test_hypothetical_questions_are_not_incidents(text: str) -> None:
+    assert _names(text) == []
+
+
+@pytest.mark.parametrize(("text", "topic"), REAL_QUESTIONS)
+def test_real_reports_phrased_as_questions_still_count(text: str, topic: str) -> None:
+    assert topic in _names(text)
+
+
+# Words with no past form, no "i"/"we", no sentence end and no intention, so "what if " + any
+# of their sequences is one hypothetical sentence that reports nothing.
+_PRESENT_WORDS = [
+    "my", "the", "a", "card", "cards", "is", "stolen", "lost", "payment", "transaction",
+    "fraud", "someone", "uses", "account", "twice", "refund", "claim", "denied", "flight",
+    "cancelled", "phone", "wallet", "scam", "not", "recognise", "dispute", "atm", "cash",
+    "money", "back", "unauthorised", "charge", "abroad", ",",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PRESENT_WORDS), min_size=1, max_size=25).map(" ".join))
+def test_a_hypothetical_frame_with_nothing_reported_yields_no_incident(text: str) -> None:
+    hits = find_topics("what if " + text + "?", TOPICS)
+    exempt = [hit for hit in hits if hit.rule.emotional_load >= 0.9]
+    assert hits == [] or exempt != []

@@ -28,12 +28,13 @@ from schemas.lifecycle import BotCommand, HandoffEvent, SessionEvent
 from schemas.trace import TraceRecord, Verdict
 from workers.decision import loops
 from workers.decision.frustration import score_message
-from workers.decision.human_request import detect_human_request
+from workers.decision.human_request import HumanRequest, detect_human_request, negated_before
 from workers.decision.lifecycle import Lifecycle, LifecycleResult, command_id_for
-from workers.decision.policy import Policy, Route, TopicRule, default_policy
-from workers.decision.state import HandoffPhase, SessionState
+from workers.decision.models import ngrams, shared_model
+from workers.decision.policy import EvidenceKind, Policy, Route, TopicRule, default_policy
+from workers.decision.state import HandoffPhase, Observation, SessionState
 from workers.decision.text import excerpt, normalise
-from workers.decision.topics import Taxonomy
+from workers.decision.topics import Taxonomy, TopicHit, hypothetical
 
 # Fixed namespace: escalation ids must be the same on every worker and in every replay.
 ESCALATION_NAMESPACE = uuid.UUID("6b1d8a52-3c1e-4c43-9a59-2f2f6f0f5e10")
@@ -41,6 +42,18 @@ GOAL_CHARS = 500
 # Reasons in the order they are listed when several have the same priority.
 REASON_ORDER = tuple(ReasonCode)
 REASON_RANK = {reason: rank for rank, reason in enumerate(REASON_ORDER)}
+BOT_FAILURES = frozenset(
+    {
+        EvidenceKind.BOT_REPEAT,
+        EvidenceKind.ASKS_AGAIN,
+        EvidenceKind.HOLLOW_EMPATHY,
+        EvidenceKind.DEFLECTION,
+        EvidenceKind.SYMPATHY_ONLY,
+    }
+)
+"""What the bot does that makes praise right after it read as sarcasm."""
+EXCHANGE_LIMIT = 16
+"""Observations of one exchange kept at most (the oldest go first)."""
 T = TypeVar("T")
 # Validated once; new sessions start as shallow copies (the engine never mutates lists in place).
 _EMPTY_STATE = SessionState(session_id="-")
@@ -49,6 +62,17 @@ _EMPTY_STATE = SessionState(session_id="-")
 def escalation_id_for(session_id: str, trigger_event_id: str) -> str:
     """Deterministic id: re-processing the same event cannot create a second escalation."""
     return str(uuid.uuid5(ESCALATION_NAMESPACE, f"{session_id}\n{trigger_event_id}"))
+
+
+class EvidenceScore(NamedTuple):
+    """The session's evidence score: the contribution of each kind and the items behind it."""
+
+    score: float
+    parts: dict[EvidenceKind, float]
+    items: tuple[Evidence, ...]
+
+
+NO_EVIDENCE = EvidenceScore(score=0.0, parts={}, items=())
 
 
 class MatrixScores(NamedTuple):
@@ -82,6 +106,7 @@ class Outcome:
     frustration: float
     signals: tuple[ReasonCode, ...]
     engine: "DecisionEngine"
+    evidence_score: float = 0.0
     duplicate: bool = False
     commands: tuple[BotCommand, ...] = ()
     replaces: Escalation | None = None
@@ -103,8 +128,19 @@ class Outcome:
             signals=list(self.signals),
             matrix=Matrix(**self.matrix._asdict()),
             escalation=self.escalation,
+            evidence_score=self.evidence_score,
             duplicate=self.duplicate,
         )
+
+
+def _added(item: Evidence) -> float:
+    return item.contribution or 0.0
+
+
+def _shared(items: list[Evidence], threshold: float) -> list[Evidence]:
+    """A reason that reached its own threshold: its items share that threshold equally."""
+    share = round(threshold / len(items), 4)
+    return [item.model_copy(update={"contribution": share}) for item in items]
 
 
 def _bounded(items: list[T], item: T, limit: int) -> list[T]:
@@ -151,7 +187,7 @@ def fit_packet(escalation: Escalation, max_bytes: int) -> Escalation:
 class _Step:
     """Working copy of one event's changes: field updates plus the signals seen."""
 
-    __slots__ = ("event", "request", "score", "signals", "state", "updates")
+    __slots__ = ("event", "observed", "request", "say_do", "score", "signals", "state", "updates")
 
     def __init__(self, state: SessionState, event: MessageEvent | ActionEvent) -> None:
         self.state = state
@@ -160,6 +196,8 @@ class _Step:
         self.signals: set[ReasonCode] = set()
         self.score = 0.0
         self.request: Evidence | None = None
+        self.observed: list[tuple[EvidenceKind, Evidence]] = []
+        self.say_do: list[Evidence] = []
 
     def get(self, name: str) -> Any:
         return self.updates[name] if name in self.updates else getattr(self.state, name)
@@ -169,8 +207,17 @@ class _Step:
     ) -> Evidence:
         # Constructed without validation: every value comes from validated input or the engine.
         return Evidence.model_construct(
-            reason=reason, event_id=self.event.event_id, cue=cue, excerpt=excerpt(text), score=score
+            reason=reason,
+            event_id=self.event.event_id,
+            cue=cue,
+            excerpt=excerpt(text),
+            score=score,
+            contribution=None,
         )
+
+    def observe(self, kind: EvidenceKind, item: Evidence) -> None:
+        """Note an observation for the session's evidence score."""
+        self.observed.append((kind, item))
 
 
 class DecisionEngine:
@@ -181,6 +228,9 @@ class DecisionEngine:
         self._topics = {topic.name: topic for topic in self.policy.topics}
         self._taxonomy = Taxonomy(self.policy.topics)
         self._lifecycle = Lifecycle(self.policy)
+        models = self.policy.models
+        self._request_model = shared_model(models.human_request) if models.human_request else None
+        self._topic_model = shared_model(models.high_stakes) if models.high_stakes else None
 
     def apply(self, state: SessionState | None, event: InboundEvent) -> Outcome:
         """Fold ``event`` into ``state`` (None for a new session) and decide."""
@@ -228,15 +278,18 @@ class DecisionEngine:
         elif event.role is Role.BOT:
             self._bot(step, event)
 
+        if step.observed or state.exchange:
+            step.updates["exchange"] = self._exchange(step, event)
         state = state.model_copy(update=step.updates)
         verdict = self._verdict(state)
         if verdict is Verdict.HUMAN_REQUIRED:
             step.signals.add(ReasonCode.HIGH_STAKES)
 
+        evidence = self._evidence_score(state)
         new_escalation = None
         cooling = state.cooldown_until is not None and event.ts < state.cooldown_until
         if state.escalation is None and not cooling:
-            triggers = self._triggers(state, step, verdict)
+            triggers = self._triggers(state, step, verdict, evidence)
             if triggers:
                 new_escalation = self._escalate(state, event, triggers)
                 state = state.model_copy(
@@ -257,6 +310,7 @@ class DecisionEngine:
             frustration=step.score,
             signals=tuple(sorted(step.signals, key=REASON_RANK.__getitem__)),
             engine=self,
+            evidence_score=evidence.score,
         )
 
     # -- folding events into state ---------------------------------------------------------
@@ -290,20 +344,49 @@ class DecisionEngine:
             step.updates["negative_run"] = _bounded(
                 state.negative_run, item, bounds.evidence_per_reason
             )
+            step.observe(EvidenceKind.FRUSTRATION, item)
         else:
             step.updates["consecutive_negative"] = 0
             step.updates["negative_run"] = []
+            self._praise_after_failure(step, text, folded)
 
-        request = detect_human_request(text, folded)
+        grams = set(ngrams(folded)) if self._request_model or self._topic_model else set()
+        request = detect_human_request(text, folded) or self._learned_request(folded, grams)
         if request is not None:
             step.signals.add(ReasonCode.HUMAN_REQUESTED)
             step.request = step.evidence(ReasonCode.HUMAN_REQUESTED, request.cue, text)
 
         self._customer_loop(step, text, folded, negative=negative)
-        self._topics_in(step, text, folded)
+        self._topics_in(step, text, folded, grams)
         given = loops.facts_in(folded)
         if given:
             step.updates["facts"] = _merge_facts(state.facts, given, bounds.facts_per_kind)
+
+    def _praise_after_failure(self, step: _Step, text: str, folded: str) -> None:
+        """Exaggerated praise right after the bot failed again is sarcasm: it counts as a
+        negative turn's worth of frustration in the exchange (the turn's score is unchanged)."""
+        failed = any(
+            not seen.customer and seen.kind in BOT_FAILURES for seen in step.state.exchange
+        )
+        if not failed or loops.PRAISE.search(folded) is None:
+            return
+        score = self.policy.frustration.negative_turn_score
+        step.signals.add(ReasonCode.FRUSTRATION)
+        item = step.evidence(ReasonCode.FRUSTRATION, "sarcasm_after_failure", text, score)
+        step.observe(EvidenceKind.FRUSTRATION, item)
+
+    def _learned_request(self, folded: str, grams: set[str]) -> HumanRequest | None:
+        """A request for a person the phrase rules missed but the learned model recognises,
+        unless a negation comes before its strongest cue ("no need to speak to anyone")."""
+        if self._request_model is None:
+            return None
+        found = self._request_model.find(grams, self.policy.models.human_request_threshold)
+        if found is None:
+            return None
+        position = folded.find(found.cues[0]) if found.cues else -1
+        if position > 0 and negated_before(folded, position):
+            return None
+        return HumanRequest(cue=f"learned:{found.probability:.2f}", matched=" | ".join(found.cues))
 
     def _customer_loop(self, step: _Step, text: str, folded: str, negative: bool) -> None:
         state, loop = step.state, self.policy.loop
@@ -312,9 +395,13 @@ class DecisionEngine:
         earlier = state.customer_prints[-loop.turns_compared :]
         overlap = loops.most_similar(print_, earlier) if loops.is_substantial(print_) else 0.0
         bar = loop.negative_restatement_similarity if negative else loop.restatement_similarity
+        rejected = loops.REJECTS_REPLY.search(folded)
+        if rejected:
+            item = self._loop_evidence(step, f"rejects:{rejected.group(0).strip()}", text)
+            step.observe(EvidenceKind.REPLY_REJECTED, item)
         if cue_match or overlap >= bar:
             cue = f"says:{cue_match.group(0)}" if cue_match else f"restated:{overlap:.2f}"
-            self._loop_evidence(step, cue, text)
+            step.observe(EvidenceKind.RESTATEMENT, self._loop_evidence(step, cue, text))
             step.updates["restatements"] = state.restatements + 1
         step.updates["customer_prints"] = _bounded(
             state.customer_prints, print_, loop.turns_compared
@@ -344,11 +431,12 @@ class DecisionEngine:
             loops.is_substantial(print_) and overlap >= loop.bot_repeat_similarity
         )
         if repeated:
-            self._loop_evidence(
+            item = self._loop_evidence(
                 step,
                 f"same_link:{repeated_link}" if repeated_link else f"bot_repeat:{overlap:.2f}",
                 text,
             )
+            step.observe(EvidenceKind.BOT_REPEAT, item)
             step.updates["bot_repeats"] = state.bot_repeats + 1
         step.updates["bot_prints"] = _bounded(state.bot_prints, print_, loop.turns_compared)
         if sent_links:
@@ -359,20 +447,60 @@ class DecisionEngine:
         news = not repeated and loops.is_substantial(print_)
         if reply.empathy:
             if state.empathy_seen and not state.news_since_empathy:
-                self._loop_evidence(step, "hollow_empathy", text)
+                item = self._loop_evidence(step, "hollow_empathy", text)
+                step.observe(EvidenceKind.HOLLOW_EMPATHY, item)
                 step.updates["hollow_empathy"] = state.hollow_empathy + 1
             step.updates["empathy_seen"] = True
             step.updates["news_since_empathy"] = False
         elif news:
             step.updates["news_since_empathy"] = True
 
-        asked = [kind for kind in reply.asks if kind in state.facts]
+        # "Please confirm: pick-up on March 4th?" repeats the value back: a confirmation.
+        asked = [kind for kind in reply.asks if kind in state.facts and kind not in reply.states]
         if asked:
-            self._loop_evidence(step, f"asks_again:{asked[0]}", text)
+            item = self._loop_evidence(step, f"asks_again:{asked[0]}", text)
+            step.observe(EvidenceKind.ASKS_AGAIN, item)
             step.updates["restatements"] = step.get("restatements") + 1
 
         if reply.refusal:
             self._gap(step, f"refusal:{reply.refusal}", text)
+        elif reply.claims_success:
+            self._say_do(step, text)
+        if (reply.links or reply.empathy) and not (reply.asks or reply.refusal or repeated):
+            self._deflection(step, bool(reply.links), text)
+
+    def _say_do(self, step: _Step, text: str) -> None:
+        """A reply that claims success after an action of this exchange failed or was not
+        permitted: the bot cannot do it and says it did, a capability gap at once."""
+        actions = step.state.actions
+        if not actions or actions[-1].status is ActionStatus.SUCCEEDED:
+            return
+        latest, turn = actions[-1].event_id, step.get("customer_turns")
+        failed = next(
+            (
+                seen.evidence
+                for seen in step.state.exchange
+                if seen.turn == turn and seen.evidence.event_id == latest
+            ),
+            None,
+        )
+        if failed is None:
+            return
+        claim = self._gap(step, f"say_do:{failed.cue.partition(':')[2]}", text)
+        step.say_do = [failed, claim]
+
+    def _deflection(self, step: _Step, link: bool, text: str) -> None:
+        """A help link or sympathy with nothing done, on a topic where something is at stake:
+        the watch goes on, and the reply is evidence of its own (a link, which sends the
+        customer away, weighs more)."""
+        state = step.state
+        if (
+            self._watch_consequence(state.topics) <= 0.0
+            or state.succeeded_at_turn == state.customer_turns
+        ):
+            return
+        item = self._loop_evidence(step, "deflected:link" if link else "deflected:sympathy", text)
+        step.observe(EvidenceKind.DEFLECTION if link else EvidenceKind.SYMPATHY_ONLY, item)
 
     def _action(self, step: _Step, event: ActionEvent) -> None:
         state, bounds = step.state, self.policy.bounds
@@ -383,7 +511,12 @@ class DecisionEngine:
             failures = {
                 key: value for key, value in state.failures_by_action.items() if key != name
             }
-            step.updates.update(gaps=0, failures_by_action=failures, news_since_empathy=True)
+            step.updates.update(
+                gaps=0,
+                failures_by_action=failures,
+                news_since_empathy=True,
+                succeeded_at_turn=state.customer_turns,
+            )
             return
         failures = dict(state.failures_by_action)
         failures[name] = failures.get(name, 0) + 1
@@ -392,26 +525,44 @@ class DecisionEngine:
         step.updates["failures_by_action"] = failures
         self._gap(step, f"action_{status.value}:{name}", event.action.detail or name)
 
-    def _gap(self, step: _Step, cue: str, text: str) -> None:
+    def _gap(self, step: _Step, cue: str, text: str) -> Evidence:
         step.signals.add(ReasonCode.CAPABILITY_GAP)
         item = step.evidence(ReasonCode.CAPABILITY_GAP, cue, text)
         step.updates["gaps"] = step.get("gaps") + 1
         step.updates["gap_evidence"] = _bounded(
             step.get("gap_evidence"), item, self.policy.bounds.evidence_per_reason
         )
+        step.observe(EvidenceKind.CAPABILITY_GAP, item)
+        return item
 
-    def _loop_evidence(self, step: _Step, cue: str, text: str) -> None:
+    def _loop_evidence(self, step: _Step, cue: str, text: str) -> Evidence:
         step.signals.add(ReasonCode.LOOP)
         item = step.evidence(ReasonCode.LOOP, cue, text)
         step.updates["loop_evidence"] = _bounded(
             step.get("loop_evidence"), item, self.policy.bounds.evidence_per_reason
         )
+        return item
 
-    def _topics_in(self, step: _Step, text: str, folded: str) -> None:
+    def _learned_topic(self, folded: str, grams: set[str], hits: list[TopicHit]) -> TopicHit | None:
+        """A topic the phrases missed but the learned model recognises, unless the message only
+        asks what would happen (the same test phrase hits pass)."""
+        if self._topic_model is None:
+            return None
+        found = self._topic_model.find(grams, self.policy.models.high_stakes_threshold)
+        if found is None or any(hit.rule.name == found.label for hit in hits):
+            return None
+        rule = self._topics.get(found.label or "")
+        if rule is None or (not hits and hypothetical(folded)):
+            return None
+        return TopicHit(rule=rule, matched=" | ".join(found.cues), learned=True)
+
+    def _topics_in(self, step: _Step, text: str, folded: str, grams: set[str]) -> None:
+        found = self._taxonomy.find(folded)
+        learned = self._learned_topic(folded, grams, found)
+        if learned is not None:
+            found.append(learned)
         hits = [
-            hit
-            for hit in self._taxonomy.find(folded)
-            if hit.rule.consequence >= self.policy.matrix.watch_consequence
+            hit for hit in found if hit.rule.consequence >= self.policy.matrix.watch_consequence
         ]
         if not hits:
             return
@@ -421,13 +572,80 @@ class DecisionEngine:
         for hit in hits:
             if hit.rule.name not in known:
                 known.append(hit.rule.name)
+                cue = f"topic:{hit.rule.name}" + (":learned" if hit.learned else "")
                 evidence.append(
-                    step.evidence(
-                        ReasonCode.HIGH_STAKES, f"topic:{hit.rule.name}", text, hit.rule.consequence
-                    )
+                    step.evidence(ReasonCode.HIGH_STAKES, cue, text, hit.rule.consequence)
                 )
         step.updates["topics"] = known
         step.updates["topic_evidence"] = evidence[-self.policy.bounds.evidence_per_reason :]
+
+    # -- weak signals that add up --------------------------------------------------------------
+
+    def _exchange(self, step: _Step, event: MessageEvent | ActionEvent) -> list[Observation]:
+        """The observations of the current exchange after this event: a customer turn weighs
+        what the bot did since the previous turn; a bot event or an action weighs the bot's
+        events since the customer's latest turn (the customer has not answered them yet)."""
+        turn = step.get("customer_turns")
+        customer = isinstance(event, MessageEvent) and event.role is Role.CUSTOMER
+        kept = [
+            seen
+            for seen in step.state.exchange
+            if not seen.customer and seen.turn == (turn - 1 if customer else turn)
+        ]
+        weights = self.policy.evidence.weights
+        for kind, item in step.observed:
+            scale = (item.score or 0.0) if kind is EvidenceKind.FRUSTRATION else 1.0
+            weight = round(weights[kind] * scale, 4)
+            noted = item.model_copy(
+                update={"excerpt": excerpt(item.excerpt, SHORT_TEXT), "contribution": weight}
+            )
+            kept.append(
+                Observation.model_construct(turn=turn, customer=customer, kind=kind, evidence=noted)
+            )
+        return kept[-EXCHANGE_LIMIT:]
+
+    def _watch_consequence(self, names: list[str]) -> float:
+        """The consequence of the weightiest topic at `watch` level or above, else 0."""
+        bar = self.policy.matrix.watch_consequence
+        return max(
+            (t.consequence for t in self._session_topics(names) if t.consequence >= bar),
+            default=0.0,
+        )
+
+    def _evidence_score(self, state: SessionState) -> "EvidenceScore":
+        """Per kind the largest contribution of the exchange, plus the weightiest watch topic.
+
+        A bot event counts once, by its largest observation: a repeated empathetic reply is
+        both a repeat and hollow empathy, but one thing the bot did. A customer turn counts
+        for each kind: "I already told you!!" says both that the customer is angry and that
+        they are repeating themselves.
+        """
+        if not state.exchange and not state.topics:
+            return NO_EVIDENCE
+        counted: dict[str, Observation] = {}
+        for seen in state.exchange:
+            key = (
+                f"{seen.kind}:{seen.evidence.event_id}" if seen.customer else seen.evidence.event_id
+            )
+            held = counted.get(key)
+            if held is None or _added(seen.evidence) > _added(held.evidence):
+                counted[key] = seen
+        best: dict[EvidenceKind, Evidence] = {}
+        for seen in counted.values():
+            held_item = best.get(seen.kind)
+            if held_item is None or _added(seen.evidence) > _added(held_item):
+                best[seen.kind] = seen.evidence
+        parts = {kind: item.contribution or 0.0 for kind, item in best.items()}
+        stakes = self._watch_consequence(state.topics) if state.topics else 0.0
+        if stakes:
+            parts[EvidenceKind.HIGH_STAKES] = (
+                self.policy.evidence.weights[EvidenceKind.HIGH_STAKES] * stakes
+            )
+        return EvidenceScore(
+            score=round(sum(parts.values()), 4),
+            parts=parts,
+            items=tuple(best.values()),
+        )
 
     # -- the matrix and the decision ---------------------------------------------------------
 
@@ -506,9 +724,11 @@ class DecisionEngine:
         return rising and state.consecutive_negative >= 1
 
     def _triggers(
-        self, state: SessionState, step: _Step, verdict: Verdict
+        self, state: SessionState, step: _Step, verdict: Verdict, evidence: EvidenceScore
     ) -> dict[ReasonCode, list[Evidence]]:
-        """The reasons that justify a handoff now, each with its evidence."""
+        """The reasons that justify a handoff now, each with its evidence and what it added:
+        a reason that reached its own threshold shares that threshold among its items; weak
+        signals that only add up carry their weights."""
         if not step.signals:
             return {}
         watch = verdict is not Verdict.AI_SAFE
@@ -526,6 +746,8 @@ class DecisionEngine:
         gaps = tolerance.gaps_to_escalate if tolerance else self.policy.capability.gaps_to_escalate
 
         found: dict[ReasonCode, list[Evidence]] = {}
+        if step.say_do:
+            found[ReasonCode.CAPABILITY_GAP] = step.say_do
         if step.request is not None:
             found[ReasonCode.HUMAN_REQUESTED] = [step.request]
         if verdict is Verdict.HUMAN_REQUIRED:
@@ -538,16 +760,53 @@ class DecisionEngine:
             or state.hollow_empathy >= hollow
         ):
             found[ReasonCode.LOOP] = list(state.loop_evidence)
-        if ReasonCode.CAPABILITY_GAP in step.signals and (
-            state.gaps >= gaps
-            or max(state.failures_by_action.values(), default=0)
-            >= self.policy.capability.same_action_failures
+        if (
+            ReasonCode.CAPABILITY_GAP in step.signals
+            and not step.say_do
+            and (
+                state.gaps >= gaps
+                or max(state.failures_by_action.values(), default=0)
+                >= self.policy.capability.same_action_failures
+            )
         ):
             found[ReasonCode.CAPABILITY_GAP] = list(state.gap_evidence)
-        if found and ReasonCode.HIGH_STAKES not in found and state.topic_evidence:
+        threshold = self.policy.evidence.threshold
+        triggered = {reason: _shared(items, threshold) for reason, items in found.items() if items}
+        if not triggered:
+            triggered = self._added_up(evidence)
+        if triggered and ReasonCode.HIGH_STAKES not in triggered and state.topic_evidence:
             # Context for the person and for routing: the session touches a consequential topic.
-            found[ReasonCode.HIGH_STAKES] = list(state.topic_evidence)
-        return {reason: items for reason, items in found.items() if items}
+            triggered[ReasonCode.HIGH_STAKES] = self._topic_context(state, evidence)
+        return triggered
+
+    def _added_up(self, evidence: EvidenceScore) -> dict[ReasonCode, list[Evidence]]:
+        """The exchange's observations when together they reach the evidence threshold."""
+        policy = self.policy.evidence
+        if (
+            evidence.score < policy.threshold
+            or len(evidence.parts) < policy.min_kinds
+            or policy.context_kinds.issuperset(evidence.parts)
+        ):
+            return {}
+        found: dict[ReasonCode, list[Evidence]] = {}
+        for item in evidence.items:
+            found.setdefault(item.reason, []).append(item)
+        return found
+
+    def _topic_context(self, state: SessionState, evidence: EvidenceScore) -> list[Evidence]:
+        """The session's topic evidence; the weightiest watch topic carries what it added."""
+        added = (
+            evidence.parts.get(EvidenceKind.HIGH_STAKES, 0.0)
+            if evidence.score >= (self.policy.evidence.threshold)
+            else 0.0
+        )
+        weightiest = self._watch_consequence(state.topics)
+        items = []
+        for item in state.topic_evidence:
+            counts = added and item.score == weightiest
+            items.append(item.model_copy(update={"contribution": added if counts else 0.0}))
+            added = 0.0 if counts else added
+        return items
 
     def _route(
         self, state: SessionState, reasons: list[ReasonCode]

@@ -1,6 +1,6 @@
 """Per-message frustration: a score 0..1 from explainable lexical cues.
 
-Four families of cues add weight:
+These cues add weight:
 
 - emotion: negative and strongly negative words, swearing, negative emoji or emoticons,
   shouting, "?!!";
@@ -10,13 +10,18 @@ Four families of cues add weight:
 - conversation trouble: the customer correcting the bot ("no, I said the 14th", "that's not
   right"), doubting it ("are you sure?"), saying it again, asking whether it understood, going
   in circles, impatience, giving up;
-- negated praise ("not helpful", "not happy").
+- negated praise ("not helpful", "not happy");
+- weak signs that count only beside others: a contrast ("but", "however"), blame in hindsight
+  ("you should have told me"), effort against an obstacle ("I'm trying to"), asking for
+  something else ("anything else?", "instead"), a restating "..., not the 4th".
 
 Courtesy and praise take weight away, unless the message reads as sarcasm ("thanks for the
-three-hour delay"). The total is squashed with ``1 - exp(-weight)`` so that several weak cues
-approach, but never exceed, 1. A total weight of about 0.7 is a score of 0.5, the shipped
-"negative turn" threshold: one strong cue or two weaker ones. The cues found are returned so a
-handoff can say why.
+three-hour delay", praise opening a complaint: "great, the same answer again", praise taken back:
+"so helpful... not"); praise before a "but" takes away less ("thanks, but it's still wrong").
+Failure words count half in a hypothetical ("what is the fee if I cancel?"). The total is
+squashed with ``1 - exp(-weight)`` so that several weak cues approach, but never exceed, 1. A
+total weight of about 0.7 is a score of 0.5, the shipped "negative turn" threshold: one strong
+cue or two weaker ones. The cues found are returned so a handoff can say why.
 
 Speed: one pass over the words looks each up in a single table that gives its kind and the
 phrase patterns it may start; only those patterns run, so a typical message costs a handful of
@@ -44,6 +49,7 @@ INTENSIFIED_BONUS = 0.25
 NEGATED_NEGATIVE_FACTOR = 0.25
 NEGATED_POSITIVE_WEIGHT = 0.5
 NEGATION_WINDOW = 3
+HYPOTHETICAL_FACTOR = 0.5
 # Whole-message cues.
 CAPS_WEIGHT = 0.5
 EMPHASIS_WEIGHT = 0.25
@@ -53,6 +59,12 @@ NEGATIVE_EMOJI_WEIGHT = 0.5
 POSITIVE_RELIEF = 0.45
 EXTRA_POSITIVE_RELIEF = 0.2
 POSITIVE_RELIEF_CAP = 0.9
+# Praise opening a message that also holds this much complaint reads as sarcasm ("great, the same
+# answer again"), which adds weight instead of taking it away.
+SARCASM_EVIDENCE = 0.45
+SARCASM_CONTEXT_WEIGHT = 0.5
+# Asking for something else: weak alone, telling beside a "no" or an apology.
+ALTERNATIVE_WEIGHT = 0.2
 # With this much negative evidence, praise (but not a plain "thanks") is more likely sarcastic
 # or polite than sincere, so it takes away only half as much.
 COMPLAINT_EVIDENCE = 1.0
@@ -60,8 +72,9 @@ COMPLAINT_EVIDENCE = 1.0
 # What may follow a "no" that only declines an offer or answers a question: "no thanks", "no, not
 # right now", "no, that's all", "no, I don't need a taxi", "no, price doesn't matter".
 _POLITE_NO = (
-    r"(?:thanks|thank|thx|problem|worries|worry|rush|hurry|need|preference|particular|nothing"
-    r"|maybe|later|bye|goodbye|good|ok|okay|fine|sorry|more|other|i think|i'?m not sure)\b",
+    r"(?:thanks|thank|thx|problems?|worries|worry|complaints?|issues?|concerns?|rush|hurry|need"
+    r"|preference|particular|nothing|maybe|later|bye|goodbye|good|ok|okay|fine|sorry|more|other"
+    r"|i think|i'?m not sure)\b",
     r"i (?:don'?t|do not)(?:\W*$| (?:need|think|have|care|mind|require|want to|wish to)\b)",
     r"i'?m (?:good|fine|ok|okay|all set|set|all good|not (?:sure|picky|fussy|bothered|interested"
     r"|in need))\b",
@@ -77,6 +90,12 @@ _POLITE_NO = (
     r"(?:don'?t|do not) (?:book|add|reserve|buy|purchase|transfer|schedule|make|do|bother)\b",
     r"(?:\w+ ){0,3}(?:doesn'?t|does not|don'?t|do not) matter\b",
     r"(?:\w+ ){0,2}(?:preference|necessary|needed|required|particular)\b",
+)
+# What follows a "not" that declines or hedges rather than corrects: "not yet", "not sure".
+_NOT_DECLINING = (
+    r"(?!sure|yet|now|really|quite|exactly|at (?:all|this|that|the)|today|right now|needed"
+    r"|necessary|interested|bad|a problem|too|so|that much|much|many|very|necessarily|anymore"
+    r"|for now|this time|tonight|tomorrow|ready|in a hurry|picky|fussy|important)"
 )
 _NEGATING = "not no never nothing don't dont doesn't doesnt isn't isnt won't wont didn't didnt "
 _NEGATING += "can't cant cannot wouldn't wouldnt"
@@ -98,6 +117,20 @@ _PHRASES: tuple[tuple[str, float, str, str], ...] = (
     ("giving_up", 1.0, "never & again", r"never again\b"),
     ("giving_up", 1.0, "quit", r"i quit\b"),
     ("giving_up", 1.0, "elsewhere", r"(?:i'?ll|i will|going to) (?:go|take my \w+) elsewhere\b"),
+    # Threatening to leave: "you just lost a customer", "I'm switching to another bank".
+    (
+        "churn",
+        0.8,
+        "lose lost losing business customer & my our a business customer",
+        r"(?:lose|lost|losing) (?:my|our|a) (?:business|customer)\b",
+    ),
+    (
+        "churn",
+        0.8,
+        "switch switching switched move moving moved & another different competitor competitors",
+        r"(?:switch|switching|switched|move|moving|moved) (?:over )?to (?:another|a different|a"
+        r" competitor|your competitors?)\b",
+    ),
     ("giving_up", 1.0, "last & time", r"last time i (?:use|fly|book|order|buy|shop)\b"),
     (
         "giving_up",
@@ -114,6 +147,14 @@ _PHRASES: tuple[tuple[str, float, str, str], ...] = (
         r"i (?:already|just) (?:told|said|gave|explained|sent|answered|mentioned|provided)\b"
         r"|as i (?:said|told you|mentioned|explained|stated|wrote)\b|like i said\b"
         r"|i(?:'ve| have) (?:already )?(?:told|said|explained|asked) (?:you|this|that|it|twice"
+        r"|before)\b",
+    ),
+    # The bot asking for what it was already given: "you already asked me that".
+    (
+        "asked_again",
+        0.55,
+        "asked & already just before",
+        r"you(?:'ve| have)? (?:already|just) asked\b|you asked (?:me )?(?:that|this) (?:already"
         r"|before)\b",
     ),
     ("how_many_times", 0.9, "times", r"how many (?:more )?times\b"),
@@ -202,7 +243,14 @@ _PHRASES: tuple[tuple[str, float, str, str], ...] = (
         r"(?:did|do|can|could) you (?:not |even )?(?:understand|hear|read|listen)\b"
         r"|(?:you'?re|you are|you aren'?t) (?:not )?(?:even )?(?:listening|understanding|reading)"
         r"\b|you (?:don'?t|do not|didn'?t|did not|can'?t|cannot) (?:seem to )?"
-        r"(?:understand|listen|read|get it)\b",
+        r"(?:understand|listen|read|get it)\b"
+        r"|(?:are|were) you (?:even |not |really )?(?:listening|reading|paying attention)\b",
+    ),
+    (
+        "not_understood",
+        0.8,
+        "even & understand listen read know care",
+        r"(?:do|did|does) (?:you|it|this \w+) even (?:understand|listen|read|know|care)\b",
     ),
     (
         "not_understood",
@@ -308,7 +356,9 @@ _PHRASES: tuple[tuple[str, float, str, str], ...] = (
         "waiting_time",
         0.45,
         "long longer forever",
-        r"(?:so|too|this) long\b|how (?:much )?long(?:er)?\b|taking forever\b",
+        r"(?:so|too|this) long\b|how much longer\b|taking forever\b"
+        # "How long is the trip?" asks for a fact; "how long do I have to wait?" complains.
+        r"|how long(?! (?:is|was|will|would|does|did) (?:the|a|an|my|that|your)\b)\b",
     ),
     (
         "waiting_time",
@@ -330,6 +380,16 @@ _PHRASES: tuple[tuple[str, float, str, str], ...] = (
         r"customer (?:service|care|support|relations)\b|call (?:center|centre)\b"
         r"|your (?:staff|agents?|employees|reps?|representatives|crew|people|team|website"
         r"|app|system)\b",
+    ),
+    # A "why" that is a reproach rather than a question: "why can't you just...", "why is this
+    # so hard".
+    (
+        "rhetorical_question",
+        0.45,
+        "why & just so",
+        r"why (?:can'?t|won'?t|don'?t|doesn'?t|didn'?t|isn'?t|is|are|does|do) (?:\w+ ){0,3}just\b"
+        r"|why (?:is|was|are|does) (?:this|it|that|everything) (?:\w+ )?so (?:hard|difficult"
+        r"|complicated|slow|bad)\b",
     ),
     (
         "why_question",
@@ -433,7 +493,9 @@ _PHRASES: tuple[tuple[str, float, str, str], ...] = (
     ("sarcasm", 0.9, "yeah & right", r"yeah,? right\b"),
     ("sarcasm", 0.9, "much & so", r"(?<!thanks )(?<!thank you )(?<!thank )so much for\b"),
     ("sarcasm", 0.9, "what & joke surprise shock", r"what a (?:joke|surprise|shock)\b"),
-    ("sarcasm", 0.9, "~#not", r"#not\b"),
+    ("sarcasm", 0.9, "~#not ~#sarcas", r"#not\b|#sarcas"),
+    # Praise taken back: "really helpful... not".
+    ("sarcasm", 0.9, "not", r"(?:(?<=[.,\u2026-] )|(?<=[.,\u2026-]))not\W*$"),
     (
         "sarcasm",
         0.9,
@@ -455,6 +517,50 @@ _PHRASES: tuple[tuple[str, float, str, str], ...] = (
         + "|".join(_POLITE_NO)
         + r"))",
     ),
+    # Contrastive correction that opens the message: "Not Tuesday, Wednesday", "Not the red one -
+    # the blue one".
+    (
+        "correction",
+        0.6,
+        "not",
+        r"^\W*(?:oh,? )?not "
+        + _NOT_DECLINING
+        + r"(?:the |that |this |a |an |on |at |in |for )?\w+(?: \w+)?\s*[,;:-]+\s*"
+        r"(?:(?:i said|i meant|it'?s|it was|but) )?(?:the |a |on |at |in |for )?\w",
+    ),
+    # Weak signs of a complaint, telling only beside other cues: a contrast ("it arrived, but..."),
+    # blame in hindsight ("you should have told me"), effort against an obstacle ("I'm trying to").
+    (
+        "contrast",
+        0.15,
+        "but however although though",
+        r"(?:but|however|although|though)\b(?!,? (?:thanks|thank|thx|cheers|no worries))",
+    ),
+    (
+        "hindsight",
+        0.3,
+        "should shouldn't shouldnt could would should've could've would've",
+        r"(?:should|could|would)(?:n'?t)? have\b|(?:should|could|would)'ve\b",
+    ),
+    ("effort", 0.15, "trying tried", r"(?:trying|tried) to\b"),
+    # Restating with a contrast: "I need the reference number, not the train ID".
+    (
+        "contrast_correction",
+        0.35,
+        "not",
+        r"(?<=[,;-] )(?<!no, )(?<!nah, )(?<!oh, )not "
+        + _NOT_DECLINING
+        + r"(?:the |a |an |on |at |in |for |that |this )?\w+\b(?! (?:only|just)\b)",
+    ),
+    # Asking for something else than what was offered.
+    (
+        "asks_alternative",
+        ALTERNATIVE_WEIGHT,
+        "else different another instead other",
+        r"(?:anything|something|somewhere|anywhere|someone|what) else\b|(?:a|any|some) different\b"
+        r"|another (?:one|option|place|time|day|choice)\b|instead\b"
+        r"|(?:any|some) other (?:options?|ones?|choices?|places?|times?)\b",
+    ),
     # Apologising and restating: the conversation went off track.
     (
         "sorry_correction",
@@ -471,6 +577,19 @@ _PHRASES: tuple[tuple[str, float, str, str], ...] = (
         r"^\W*(?:oh,? |um,? |hmm,? |ah,? )?(?:i'?m |i am |so )?sorry\b(?! to| for (?:the|your))",
     ),
 )
+
+# Conversation trouble that praise opening the same message is likely mocking, with the weight of
+# each cue's first (strongest) entry.
+_SARCASM_TARGETS = {
+    cue: weight
+    for cue, weight, _, _ in reversed(_PHRASES)
+    if cue
+    in (
+        "already_said asked_again how_many_times repeated_again going_in_circles fed_up"
+        " waste_of_time correction not_understood not_working still_broken no_one never_happened"
+        " uncaring".split()
+    )
+}
 
 _ALWAYS = tuple(
     (cue, weight, re.compile(pattern)) for cue, weight, gate, pattern in _PHRASES if gate == "*"
@@ -534,6 +653,17 @@ _EMPHASIS = frozenset(
 _NEGATIVE_EMOTICON = re.compile(lex.NEGATIVE_EMOTICONS)
 _POSITIVE_EMOTICON = re.compile(lex.POSITIVE_EMOTICONS)
 _HASHTAG = re.compile(r"#(\w+)")
+_SARCASTIC_OPENER = re.compile(
+    r"\W*(?:oh,? |wow,? |well,? |yeah,? |just |so |oh so )?(?:great|perfect|wonderful|brilliant"
+    r"|fantastic|lovely|awesome|nice|super|terrific|excellent|amazing|marvell?ous|splendid|cool"
+    r")\b(?: job| work| stuff| one)?\s*[,.!]"
+)
+# Swearing with letters masked: a short start, then a "*" or two or more symbols ("sh*t", "f**k",
+# "f*%#ed"), four characters at least so that "A*B" is not one.
+_MASKED_SWEARING = re.compile(
+    r"\b(?=[a-z*#%$@!]{4})(?:f|s|sh|b|a|d|h|bs|wt)(?:[*#%$@!]*\*[*#%$@!]*|[*#%$@!]{2,})"
+    r"[a-z]{0,5}(?![\w*#%$@!])"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -579,6 +709,7 @@ def score_message(text: str, folded: str | None = None) -> FrustrationScore:
 
     emotion = profanity = failure = persistence = 0.0
     negators = negated_praise = positives = 0
+    praise_at = -1
     courtesy = False
     gates = 0
     # Each distinct known word once, in a fixed order so the float sums are reproducible.
@@ -592,11 +723,14 @@ def score_message(text: str, folded: str | None = None) -> FrustrationScore:
         elif kind == _COURTESY:
             courtesy = True
             positives += 1
+            praise_at = max(praise_at, tokens.index(token))
         elif kind == _POSITIVE:
-            if _negated(tokens, tokens.index(token)):
+            index = tokens.index(token)
+            if _negated(tokens, index):
                 negated_praise += 1
             else:
                 positives += 1
+                praise_at = max(praise_at, index)
         elif kind == _FAILURE:
             failure += FAILURE_WEIGHT
         elif kind == _MILD_FAILURE:
@@ -626,6 +760,9 @@ def score_message(text: str, folded: str | None = None) -> FrustrationScore:
     if profanity:
         cues.append("profanity")
     if failure:
+        if "if" in tokens or "whether" in tokens:
+            # "What is the fee if I cancel?" asks about a policy; nothing has gone wrong yet.
+            failure *= HYPOTHETICAL_FACTOR
         weight += min(failure, FAILURE_CAP)
         cues.append("service_failure")
     if persistence:
@@ -666,6 +803,14 @@ def score_message(text: str, folded: str | None = None) -> FrustrationScore:
         elif any(word.lower() in _EMPHASIS for word in _CAPS_WORD.findall(text)):
             weight += EMPHASIS_WEIGHT
             cues.append("emphasis")
+    # "sh*t", "f**k": swearing with letters masked is still swearing.
+    if (
+        not profanity
+        and ("*" in text or "$$" in text or "#" in text)
+        and _MASKED_SWEARING.search(folded)
+    ):
+        weight += PROFANITY_WEIGHT
+        cues.append("profanity")
     if "!!" in text or "??" in text or "?!" in text or "!?" in text:
         weight += PUNCTUATION_WEIGHT
         cues.append("repeated_punctuation")
@@ -684,8 +829,20 @@ def score_message(text: str, folded: str | None = None) -> FrustrationScore:
             positives += 1
 
     if positives and "sarcasm" not in cues:
+        # Evidence of a complaint the praise could be mocking: negative words or trouble in the
+        # conversation (not a calm mention of a delay, a fee or a time).
+        evidence = emotion + profanity + persistence
+        evidence += sum(_SARCASM_TARGETS.get(cue, 0.0) for cue in cues)
+        if evidence >= SARCASM_EVIDENCE and _SARCASTIC_OPENER.match(folded):
+            # Praise that opens a complaint: sarcasm.
+            weight += SARCASM_CONTEXT_WEIGHT
+            cues.append("sarcasm")
+    if positives and "sarcasm" not in cues:
         relief = min(POSITIVE_RELIEF + EXTRA_POSITIVE_RELIEF * (positives - 1), POSITIVE_RELIEF_CAP)
         if weight >= COMPLAINT_EVIDENCE and not courtesy:
+            relief *= 0.5
+        elif weight >= SARCASM_EVIDENCE and "but" in tokens and tokens.index("but") > praise_at:
+            # "Thanks, but that's still wrong": what follows "but" is what the message means.
             relief *= 0.5
         weight = max(0.0, weight - relief)
         cues.append("positive_words")

@@ -20,6 +20,7 @@ _ROLE = (
     r"|employees?|colleagues?|consultants?|specialists?|receptionists?|concierge|clerks?"
     r"|bankers?|boss|customer (?:service|support|care)(?: team| department| desk| agent)?"
     r"|support (?:team|staff|agent)|(?:service|help|front) desk|call cent(?:er|re)"
+    r"|representante?s?"
     r"|someone in charge|person in charge)"
 )
 # Teams and desks one asks to be put through to (banks, hotels, shops).
@@ -35,6 +36,41 @@ _MODIFIERS = (
     r"|bank|hotel|store|shop|bit|in|person|from) ){0,6}"
 )
 _WHO = r"(?:" + _MODIFIERS + r"(?:" + _ROLE + r"|" + _DESK + r")|" + _ANYONE + r")"
+# Someone asked to act on the customer's case: a person of the business ("a member of your
+# team", "one of your colleagues", "a real person"), never the customer's own ("my colleague").
+_ACTOR = (
+    r"(?:(?:a|an|one|one of your|your|some|another|the) (?:(?:real|actual|live|human|senior"
+    r"|qualified|experienced|competent|specialist|responsible|proper|different) ){0,2}"
+    r"(?:coll?e+a?gu?e?s?|member of (?:your |the )?(?:team|staff)|members? of staff"
+    r"|(?:team|staff) members?|agents?|persons?|persone|personne|human(?: being)?s?|humain"
+    r"|representatives?|representante?s?|managers?|supervisors?|specialists?|advis[oe]rs?"
+    r"|case ?(?:worker"
+    r"|handler|manager|officer)s?|people|employees?|consultants?)"
+    r"(?: (?:from|at|in|on|of|for) (?:your|the|this)(?: [a-z]+){1,2}?)?"
+    r"|(?:someone|somebody|anyone|anybody)(?: (?:from|at|in|on|of) (?:your|the)(?: [a-z]+){1,2}?"
+    r"| (?:real|senior|qualified|competent|responsible|human|else)"
+    r"| (?:in charge|in authority|with (?:the |more |some |real )?(?:authority|power|seniority))"
+    r"| (?:who|that) (?:has|have) (?:the |more |some |real )?(?:authority|power))?)"
+)
+# What they are asked to do, and the case they are asked to do it to.
+_ACT = (
+    r"look(?:ing)? (?:into|at|over)|look|review|reconsider|re-?examine|re-?assess|assess"
+    r"|investigate|deal(?:ing)? with|handle|check|examine|go (?:through|over)|sort out|sort"
+    r"|take (?:over|charge|ownership|a (?:proper |closer )?look(?: at)?)"
+    r"|resolve|follow up(?: on)?|pick up|takes? (?:over|charge|ownership|care)"
+    r"|takes?(?= \S+ (?:\S+ )?in hand\b)"
+)
+_CASE = (
+    r"(?:this|it|that|these|things|everything|my (?:case|complaint|issue|problem|claim"
+    r"|account|situation|file|query|request|application|dispute|refund|order|booking|details"
+    r"|transactions?|payments?|statement|appeal)|the (?:matter|case|issue|problem|complaint"
+    r"|claim|account|situation|file|error|decision|dispute|request|query)|what (?:happened"
+    r"|went wrong))\b"
+)
+_THIS = (
+    r"(?:this|it|my (?:case|complaint|issue|query|claim|problem|request)"
+    r"|the (?:matter|case|issue|complaint))"
+)
 _MACHINE = (
     r"(?:(?:a|an|the|this|your|some) )?(?:bot|chat ?bot|robot|machine|computer|automated"
     r" (?:system|service|assistant|thing|voice)|ai|virtual assistant|program)"
@@ -69,8 +105,8 @@ _PATTERNS: tuple[tuple[str, str, str], ...] = (
     (
         "explicit_request",
         # "speak to a manager", "talk with someone else", "chat directly with reception"
-        "speak talk chat complain & " + _PEOPLE,
-        r"\b(?:speak|talk|chat|complain)(?: directly| again| now| please| right now)?"
+        "speak speek spek talk chat complain & " + _PEOPLE + " representant representante",
+        r"\b(?:speak|speek|spek|talk|chat|complain)(?: directly| again| now| please| right now)?"
         r"(?: to| with)\s+" + _WHO + r"\b",
     ),
     (
@@ -81,7 +117,8 @@ _PATTERNS: tuple[tuple[str, str, str], ...] = (
         + _PEOPLE,
         r"\b(?:(?:connect|transfer|put|pass|patch|forward|switch|hand|route|redirect|send"
         r"|escalate)(?: me| us| my call| this call| the call| this chat)(?: through| over| back"
-        r"| on| directly)?|(?:pass|hand|escalate)(?: this| it| my case| my complaint| my issue"
+        r"| on| directly| in touch| in contact)?"
+        r"|(?:pass|hand|escalate)(?: this| it| my case| my complaint| my issue"
         r"| the case| the issue| the matter)?(?: over| on| up)?"
         r"|(?:be|get|been) (?:connected|transferred|put through|passed|patched|forwarded"
         r"|switched|handed over|redirected|escalated))(?: to| with)\s+" + _WHO + r"\b",
@@ -103,6 +140,45 @@ _PATTERNS: tuple[tuple[str, str, str], ...] = (
         r"(?:(?:to (?:speak|talk|chat) (?:to|with) )?" + _MODIFIERS + _ROLE + r"\b"
         r"|" + _ANYONE + r" (?:who|that) (?:can|could|knows|will)\b"
         r"|" + _ANYONE + r" to (?:help|talk|speak|assist|look into|deal with|sort)\b)",
+    ),
+    (
+        "asks_person_to_act",
+        # Formal and indirect: "I would appreciate it if a member of your team could review my
+        # case", "could a colleague look into it personally", "can a real person check my
+        # account", "I need someone with authority to deal with this". A person (not the
+        # customer's own: "my colleague paid for it") asked to act on the customer's case.
+        "look review reconsider investigate deal handle take check examine go sort resolve "
+        "follow pick assess takes & "
+        + _PEOPLE
+        + " persons persone personne humain collegue collegues colegue colleage",
+        r"\b(?:" + _ACTOR + r")(?: personally)?"
+        r" (?:(?:be )?(?:asked|requested|assigned|allowed|able) )?"
+        r"(?:(?:to|could|can|would|will|may|might|should|please|kindly|personally|actually"
+        r"|just|then|now|urgently) ){0,3}"
+        r"(?:" + _ACT + r")\b(?:(?: (?:personally|properly|again))?(?: " + _CASE + r")"
+        r"(?: in hand)?|(?<=take over)|(?<=take charge)|(?<=take ownership)|(?<=takes over))",
+    ),
+    (
+        "escalation_request",
+        # "I would like this escalated", "please escalate my complaint", "could this be
+        # referred to the relevant team", "can my case be reviewed by a person".
+        "escalate escalated escalating refer referred passed forwarded raised reviewed "
+        "handled looked dealt",
+        r"\b(?:want|like|need|please have|get|have) " + _THIS + r" escalated\b"
+        r"|\b(?:please|can you|could you|would you|you to|kindly) escalate " + _THIS + r"\b"
+        r"|\b(?:can|could|would|will|should|may) " + _THIS + r" (?:please )?be"
+        r" (?:escalated|referred|passed (?:on|up|over)|forwarded|raised)\b"
+        r"|\b(?:escalated|referred|passed (?:on |up |over )?|forwarded|reviewed|handled"
+        r"|looked at|dealt with) (?:to|by) " + _WHO + r"\b",
+    ),
+    (
+        "explicit_request",
+        # "I would appreciate the opportunity to discuss this with somebody in billing"
+        "discuss raise review & " + _PEOPLE,
+        r"\b(?:discuss|raise|go over|go through|review) (?:this|it|the matter|the issue|my (?:case"
+        r"|complaint|issue|account|bill|situation|query|claim))(?: further| in person)? with\s+"
+        + _WHO
+        + r"\b",
     ),
     (
         "explicit_request",
@@ -235,3 +311,9 @@ def detect_human_request(text: str, folded: str | None = None) -> HumanRequest |
                 continue
             return HumanRequest(cue=cue, matched=match.group(0).strip())
     return None
+
+
+def negated_before(folded: str, end: int) -> bool:
+    """Whether a negation shortly before ``end`` cancels a request there ("no need for ...");
+    the engine asks it for requests the learned model finds."""
+    return _NEGATED.search(folded, 0, end) is not None

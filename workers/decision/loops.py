@@ -37,18 +37,58 @@ _HAS_DIGIT = re.compile(r"\d")
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
 _SUFFIXES = ("ing", "ed", "es", "s")
 
+# The customer says they are repeating themselves, or that the bot is ("you sent me that
+# link already", "same answer as before", "you asked that already"), in plain and in
+# non-native English ("i write it already", "is same like before").
+_SAID = r"(?:told|said|gave|given|explained|sent|provided|wrote|written|write|typed|mentioned)"
 RESTATEMENT_CUES = re.compile(
-    r"\b(?:i (?:already|just) (?:told|said|gave|explained|sent|provided)"
+    rf"\b(?:i (?:already|just) {_SAID}|i(?:'ve| have)? {_SAID} (?:\S+ ){{0,3}}already"
+    rf"|{_SAID} (?:\S+ ){{0,3}}(?:\d|two|three|four|several|many) times"
     r"|as i (?:said|told you|mentioned)"
-    r"|like i (?:said|told you)|i said|you keep (?:asking|saying|sending|telling)"
+    r"|like i (?:said|told you)|i said|you keep (?:asking|saying|sending|telling|repeating)"
+    r"|you (?:already|just) (?:asked|said|sent|told|gave)"
+    r"|(?:asked|said|sent) (?:me )?(?:that|this|it) (?:already|before)"
+    r"|ask(?:ing)? (?:again and again|(?:the same|that) (?:thing|question) again)"
+    r"|(?:the )?same (?:link|page|answer|reply|message|response|article)"
+    r"(?: (?:as|like) (?:before|last time|earlier)| again| twice)?"
     r"|for the (?:second|third|fourth|fifth|\d+(?:st|nd|rd|th)) time|(?:how many times|i repeat)"
     r"|(?:once|yet) again)\b"
 )
+# The customer says the bot's reply does not help: it rejects the sympathy or the page it
+# was sent to ("I don't need you to understand, I need it fixed", "I already read that page",
+# "that doesn't answer my question"), or asks who can act when the bot cannot ("so who can?").
+REJECTS_REPLY = re.compile(
+    r"\b(?:(?:i )?(?:don'?t|do not) (?:need|want) (?:your |the |a |an |you to |more |another )?"
+    r"(?:\S+ ){0,3}?(?:sympathy|understand\w*|apolog\w*|sorry|polic\w*|link|page|article|faq"
+    r"|website|help page|advice)"
+    r"|(?:that|this|it|the (?:page|link|article|faq|website)) (?:doesn'?t|does not|didn'?t"
+    r"|did not|won'?t|will not) (?:help|answer|say|cover|explain|solve|fix|tell me)"
+    r"|(?:that|this|it)(?:'s| is) not (?:an? )?(?:answer|what i asked|helpful|help)"
+    r"|is not answer|not what i (?:asked|meant)"
+    r"|(?:didn'?t|did not|doesn'?t|does not) answer (?:my|the) question"
+    r"|i (?:already |have already |'ve already )?(?:read|tried|checked|looked at|seen|did)"
+    r" (?:that|the|this|your) (?:page|link|article|faq|website|help page|steps?)"
+    r"|(?:saying |say )?sorry (?:doesn'?t|does not|won'?t|will not) (?:help|fix|solve)"
+    r"|stop (?:saying sorry|apologi[sz]ing)|(?:but|and) nothing (?:happens?|happened|changes?"
+    r"|changed|is done|gets done|was done)"
+    r"|\bwho (?:else )?(?:can|could|will|is going to)?(?: then)?\s*(?:(?:fix|sort|solve|help|do"
+    r"|handle|deal with|remove|change|refund|cancel)\b(?: (?:it|this|that|me))?)?\s*(?:then)?\?)"
+)
+# Exaggerated praise: right after the bot failed again (a repeat, a re-ask, hollow empathy, a
+# help link on a consequential topic) it is sarcasm ("oh brilliant, that cleared it all up").
+PRAISE = re.compile(
+    r"\b(?:wow|amazing|brilliant|wonderful|fantastic|fabulous|awesome|superb|excellent"
+    r"|marvell?ous|genius|great job|well done|(?:so|very|really|super) (?:helpful|useful)"
+    r"|lov(?:e|ing) (?:this|it)|cleared (?:everything|it all|that|it) up"
+    r"|(?:will|would) (?:definitely|surely) (?:work|help)|thanks? (?:\S+ ){0,2}for nothing)\b"
+)
+_EARNESTLY = r"(?:(?:completely|totally|really|truly|fully|absolutely|definitely|do) )?"
 EMPATHY = re.compile(
-    r"\b(?:i (?:completely |totally |really )?understand (?:how|that|your|why|this)"
-    r"|i can (?:see|imagine|understand) (?:how|that|why|this)|(?:that|this) must (?:be|feel)"
-    r"|(?:i(?:'m| am)|we(?:'re| are)) (?:so |really |very |truly |deeply )?sorry"
-    r" (?:to hear|for (?:the|any|your|this) \w+)"
+    rf"\b(?:i {_EARNESTLY}understand (?:how|that|your|why|this|what)"
+    r"|i can (?:only )?(?:see|imagine|understand) (?:how|that|why|this|what)"
+    r"|(?:that|this) must (?:be|feel)"
+    r"|(?:i(?:'m| am)|we(?:'re| are)) (?:so |really |very |truly |deeply |terribly )?sorry"
+    r" (?:to hear|for (?:the|any|your|this) \w+|(?:that|about) |your \w+)"
     r"|i apologi[sz]e for (?:the|any) (?:inconvenience|trouble|frustration|confusion)"
     r"|sorry for (?:the|any) (?:inconvenience|trouble|frustration)|i hear you"
     r"|your frustration|how frustrating|i know how (?:frustrating|annoying|stressful))"
@@ -59,13 +99,29 @@ FALLBACK = re.compile(
     r"|could you (?:please )?(?:rephrase|reword|say that again)|i don'?t understand"
     r"|sorry,? i (?:didn'?t|did not|don'?t|do not) (?:understand|follow))\b"
 )
+_DONE = (
+    r"(?:processed|refunded|cancel+ed|updated|issued|approved|sent|resolved|fixed|completed"
+    r"|reversed|credited|changed|reset|booked|rebooked|submitted|scheduled|confirmed|removed"
+    r"|unlocked|unblocked|reactivated|activated|applied|added|waived|paid|transferred|moved"
+    r"|rescheduled"
+    r"|returned|replaced|arranged|upgraded|renewed|extended|closed|deleted|restored)"
+)
+# A bot telling the customer something was done ("your refund has been processed", "I've
+# cancelled the order", "done!"): checked against the action events for a say-do mismatch.
+CLAIMS_SUCCESS = re.compile(
+    rf"\b(?:(?:has|have) (?:now )?been (?:successfully )?{_DONE}"
+    rf"|i(?:'ve| have) (?:now |just |successfully )?{_DONE}"
+    r"|(?:was|is|went through) successful(?:ly)?|successfully|all (?:done|set|sorted)"
+    r"|(?:is|are) (?:now )?(?:on (?:its|their) way|confirmed|sorted|fixed|active|cancel+ed)"
+    r"|(?:that(?:'s| is)|it(?:'s| is)) (?:done|sorted|taken care of))\b"
+)
 # What a bot may ask the customer for, and how to recognise that the customer gave it.
 ASKS_FOR: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "order_number",
         re.compile(
             r"\b(?:order|booking|reference|confirmation|ticket|case|reservation)"
-            r" (?:number|id|code|no\.?|#)"
+            r" (?:number|id|code|no\.?|#|reference)|\breference\b"
         ),
     ),
     ("account_number", re.compile(r"\baccount (?:number|id)\b")),
@@ -83,7 +139,14 @@ _MONTH = "(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
 # Every fact the customer can give has a digit or an @ in it.
 _FACT_HINT = re.compile(r"[\d@]")
 GIVES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("order_number", re.compile(r"(?:#\s?\d{3,}|\b[a-z]{0,4}-?\d{4,}\b|\b\d{5,}\b)")),
+    (
+        "order_number",
+        # "#4821", "ORD-10001", "48213", and booking codes that mix letters and digits: "QX7TRL"
+        re.compile(
+            r"(?:#\s?\d{3,}|\b[a-z]{0,4}-?\d{4,}\b|\b\d{5,}\b"
+            r"|\b(?=[a-z]*\d)(?=\d*[a-z])[a-z\d]{6,10}\b)"
+        ),
+    ),
     ("account_number", re.compile(r"\baccount (?:number |no\.? |#)?(?:is )?[a-z]{0,3}\d{4,}")),
     ("email", re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")),
     ("phone", re.compile(r"(?:\+?\d[\d ()-]{7,}\d)")),
@@ -95,7 +158,7 @@ GIVES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "date",
         re.compile(
             r"\b(?:\d{1,2}[/-]\d{1,2}(?:[/-]\d{2,4})?"
-            rf"|{_MONTH}[a-z]* \d{{1,2}}"
+            rf"|{_MONTH}[a-z]* \d{{1,2}}(?:st|nd|rd|th)?"
             rf"|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTH}[a-z]*)\b"
         ),
     ),
@@ -191,7 +254,9 @@ class BotReply:
     fallback: bool
     empathy: bool
     asks: list[str]
+    states: frozenset[str]
     refusal: str | None
+    claims_success: bool
 
 
 @lru_cache(maxsize=4096)
@@ -204,5 +269,7 @@ def bot_reply(text: str, fingerprint_tokens: int) -> BotReply:
         fallback=FALLBACK.search(folded) is not None,
         empathy=EMPATHY.search(folded) is not None,
         asks=asks_for(folded),
+        states=frozenset(facts_in(folded)),
         refusal=refusal_in(folded),
+        claims_success=CLAIMS_SUCCESS.search(folded) is not None,
     )

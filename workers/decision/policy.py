@@ -7,6 +7,7 @@ what it leaves out keeps the default value.
 
 import re
 import tomllib
+from enum import StrEnum
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.escalation import ReasonCode
+from workers.decision.models import ModelError, shared_model
 from workers.errors import ConfigurationError
 from workers.redaction import ALL_KINDS, RedactionKind, Redactor
 
@@ -103,6 +105,87 @@ class MatrixPolicy(_Section):
     watch_context_ambiguity: float = Field(default=0.6, ge=0.0, le=1.0)
     watch_consequence: float = Field(default=0.5, ge=0.0, le=1.0)
     human_required_consequence: float = Field(default=0.85, ge=0.0, le=1.0)
+
+
+class EvidenceKind(StrEnum):
+    """The observations the session's evidence score adds up (docs/decisions.md)."""
+
+    FRUSTRATION = "frustration"
+    """The customer's latest turn is negative; its weight is multiplied by the turn's score."""
+    RESTATEMENT = "restatement"
+    """The customer restates, or says they already did ("I already gave you that")."""
+    BOT_REPEAT = "bot_repeat"
+    """The bot repeats a reply or sends a link it sent before."""
+    ASKS_AGAIN = "asks_again"
+    """The bot asks for something the customer already gave."""
+    HOLLOW_EMPATHY = "hollow_empathy"
+    """Empathy again with nothing done or said since the last."""
+    DEFLECTION = "deflection"
+    """A consequential topic answered with a help link and no action."""
+    SYMPATHY_ONLY = "sympathy_only"
+    """A consequential topic answered with sympathy alone: no link, no action."""
+    REPLY_REJECTED = "reply_rejected"
+    """The customer says the reply does not help ("I don't need the policy, I need ...")."""
+    CAPABILITY_GAP = "capability_gap"
+    """A refusal, or an action that failed or was not permitted."""
+    HIGH_STAKES = "high_stakes"
+    """A topic at `watch` level; its weight is multiplied by the topic's consequence."""
+
+
+def _default_weights() -> dict[EvidenceKind, float]:
+    return {
+        EvidenceKind.FRUSTRATION: 1.0,
+        EvidenceKind.RESTATEMENT: 0.5,
+        EvidenceKind.BOT_REPEAT: 0.5,
+        EvidenceKind.ASKS_AGAIN: 0.5,
+        EvidenceKind.HOLLOW_EMPATHY: 0.5,
+        EvidenceKind.DEFLECTION: 0.55,
+        EvidenceKind.SYMPATHY_ONLY: 0.45,
+        EvidenceKind.REPLY_REJECTED: 0.5,
+        EvidenceKind.CAPABILITY_GAP: 0.4,
+        EvidenceKind.HIGH_STAKES: 0.8,
+    }
+
+
+class EvidencePolicy(_Section):
+    """Weak signals that add up: observations of different kinds in the same exchange (the
+    customer's latest turn and what the bot did around it) are weighed and summed, so two
+    moderate ones can escalate where each alone waits for its own threshold."""
+
+    threshold: float = Field(default=1.0, gt=0.0, description="Score that escalates.")
+    min_kinds: int = Field(
+        default=2, ge=1, description="Distinct kinds needed; one kind alone keeps its own rule."
+    )
+    weights: dict[EvidenceKind, float] = Field(
+        default_factory=_default_weights, description="Contribution of each kind of observation."
+    )
+    context_kinds: frozenset[EvidenceKind] = Field(
+        default=frozenset({EvidenceKind.FRUSTRATION, EvidenceKind.HIGH_STAKES}),
+        description=(
+            "Kinds that add to the score but need one other kind beside them: an upset "
+            "customer on a consequential topic is the watch verdict's case, not yet a failure."
+        ),
+    )
+
+    @field_validator("weights")
+    @classmethod
+    def _non_negative(cls, weights: dict[EvidenceKind, float]) -> dict[EvidenceKind, float]:
+        negative = sorted(kind.value for kind, weight in weights.items() if weight < 0)
+        if negative:
+            raise ValueError(f"weights must be >= 0; negative: {', '.join(negative)}")
+        return {**_default_weights(), **weights}
+
+
+class ModelsPolicy(_Section):
+    """Learned classifiers that back the phrase rules (docs/models.md): a message that either
+    recognises counts. A bare file name is a shipped artefact, anything else a path; an empty
+    name (the default outside the shipped policy file) switches the model off. A threshold
+    left out is the artefact's own, chosen by cross-validation for a precision of 0.95."""
+
+    human_request: str = ""
+    human_request_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    high_stakes: str = ""
+    high_stakes_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 class HandoffPolicy(_Section):
@@ -236,6 +319,8 @@ class Policy(_Section):
     capability: CapabilityPolicy = CapabilityPolicy()
     watch: WatchPolicy = WatchPolicy()
     matrix: MatrixPolicy = MatrixPolicy()
+    evidence: EvidencePolicy = EvidencePolicy()
+    models: ModelsPolicy = ModelsPolicy()
     handoff: HandoffPolicy = HandoffPolicy()
     bounds: StateBounds = StateBounds()
     redaction: RedactionPolicy = RedactionPolicy()
@@ -249,6 +334,22 @@ class Policy(_Section):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"topic names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+    @model_validator(mode="after")
+    def _models_load(self) -> "Policy":
+        """A model that is missing, damaged or names topics this policy lacks is a policy
+        error, found by `escalator policy check` rather than by the first message."""
+        models = self.models
+        try:
+            if models.human_request:
+                shared_model(models.human_request).check_labels({"human_requested"})
+            if models.high_stakes:
+                shared_model(models.high_stakes).check_labels(t.name for t in self.topics)
+        except ModelError as exc:
+            raise ValueError(
+                f'{exc}; a taxonomy without the model\'s topics sets [models] high_stakes = ""'
+            ) from None
         return self
 
     def route_for(self, reason: ReasonCode) -> Route:

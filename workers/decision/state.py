@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.escalation import ActionAttempt, Escalation, Evidence
 from schemas.lifecycle import BotCommand
+from workers.decision.policy import EvidenceKind
 
 
 class HandoffPhase(StrEnum):
@@ -17,6 +18,21 @@ class HandoffPhase(StrEnum):
     """Waiting in an agent queue."""
     OWNED = "owned"
     """A person accepted it; the bot is paused."""
+
+
+class Observation(BaseModel):
+    """One observation of the current exchange, kept for the session's evidence score.
+
+    ``turn`` is the number of customer turns when it was seen: an exchange is a customer turn
+    and what the bot did after it, and a customer turn also weighs the bot's events before it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    turn: int
+    customer: bool
+    kind: EvidenceKind
+    evidence: Evidence
 
 
 class SessionState(BaseModel):
@@ -68,6 +84,7 @@ class SessionState(BaseModel):
     gaps: int = 0
     failures_by_action: dict[str, int] = Field(default_factory=dict)
     gap_evidence: list[Evidence] = Field(default_factory=list)
+    succeeded_at_turn: int = Field(default=-1, description="Customer turns at the last success.")
 
     # CX Automation Matrix inputs.
     topics: list[str] = Field(default_factory=list)
@@ -75,6 +92,9 @@ class SessionState(BaseModel):
     intent_confidences: list[float] = Field(default_factory=list)
     intents: list[str] = Field(default_factory=list)
     fallbacks: int = 0
+
+    # Weak signals that add up: the observations of the current exchange.
+    exchange: list[Observation] = Field(default_factory=list)
 
     # The handoff: the open escalation, who owns it, and what closed before.
     escalation: Escalation | None = None

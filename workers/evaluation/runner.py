@@ -22,6 +22,7 @@ from schemas.escalation import ReasonCode
 from schemas.events import MAX_TEXT_CHARS, MessageEvent, Role
 from schemas.trace import TraceRecord
 from workers.decision import DecisionEngine
+from workers.evaluation import conversations as cs
 from workers.evaluation import datasets as ds
 from workers.evaluation.baselines import (
     VADER_NEGATIVE_COMPOUND,
@@ -49,6 +50,8 @@ USER_TURNS = "user turns"
 MEDIAN_LAG = "median lag"
 VADER = "VADER"
 KEYWORD = "keyword"
+COUNT = "count"
+CONVERSATIONS = "conversations"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,13 @@ class EvalResult:
     threshold: float
     limit: int | None
     seconds: float
+    conversations: cs.ConversationScore | None = None
+    """escalator's own multi-turn set (``workers/evaluation/conversations.jsonl``)."""
+
+    @property
+    def conversation_rows(self) -> tuple[Row, ...]:
+        """The conversation set's rows, kept apart from ``rows`` (the public sets)."""
+        return conversation_rows(self.conversations) if self.conversations else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,14 +424,43 @@ def _timing(
     return metrics
 
 
+def conversation_rows(score: cs.ConversationScore) -> tuple[Row, ...]:
+    """Share right, median lateness, false escalations, missed and early, with goals."""
+    task = f"escalate by the labelled customer turn ({score.source})"
+    positives = score.n - score.never
+
+    def row(metric: str, value: float | None, goal: Goal | None = None, unit: str = COUNT) -> Row:
+        return Row(CONVERSATIONS, task, metric, value, None, "", score.n, positives, goal, unit)
+
+    return (
+        row("share right", score.share_right, Goal(">=", 1.0), "rate"),
+        row("median lateness", score.median_lateness, unit=USER_TURNS),
+        row("false escalations", float(score.false_escalations), Goal("<=", 0.0)),
+        row("missed", float(score.missed)),
+        row("early", float(score.early)),
+        row("late", float(score.late)),
+    )
+
+
 def run_evaluation(
-    data_dir: Path, limit: int | None = None, console: Console | None = None
+    data_dir: Path | None,
+    limit: int | None = None,
+    console: Console | None = None,
+    conversations: Path | None = None,
 ) -> EvalResult:
     """Load, replay and score every set, with a progress bar per set on ``console`` when it
-    is a terminal (none without a console, or when piped: logs and tests stay clean)."""
+    is a terminal (none without a console, or when piped: logs and tests stay clean).
+
+    The conversation set (``conversations``, by default the shipped one) is always scored;
+    without ``data_dir`` it is the only one.
+    """
     started = time.perf_counter()
-    loaded = ds.load_all(data_dir, limit)
     engine = DecisionEngine()  # pure: sessions live in each Replayer, so one engine serves all
+    own = cs.score_file(conversations, engine)
+    if data_dir is None:
+        threshold = engine.policy.frustration.negative_turn_score
+        return EvalResult((), threshold, limit, time.perf_counter() - started, own)
+    loaded = ds.load_all(data_dir, limit)
     # The cut the engine itself applies, so P/R/F1 describe the shipped policy.
     scorer = _Scorer(engine.policy.frustration.negative_turn_score, Vader())
     replayed: dict[str, list[Replayed]] = {}
@@ -440,13 +479,21 @@ def run_evaluation(
             *scorer.uss("uss_sgd", replayed["uss_sgd"]),
         ]
         progress.remove_task(scoring)
-    return EvalResult(tuple(rows), scorer.threshold, limit, time.perf_counter() - started)
+    return EvalResult(tuple(rows), scorer.threshold, limit, time.perf_counter() - started, own)
 
 
 def _format(value: float | None, unit: str) -> str:
     if value is None:
         return "n/a"
+    if unit == COUNT:
+        return f"{value:.0f}"
     return f"{value:+.1f}" if unit == USER_TURNS else f"{value:.3f}"
+
+
+def _baseline(row: Row) -> str:
+    if not row.baseline_name:
+        return ""
+    return f"{_format(row.baseline, row.unit)} {row.baseline_name}"
 
 
 def _met(row: Row) -> str:
@@ -455,6 +502,8 @@ def _met(row: Row) -> str:
 
 def _settings_line(result: EvalResult) -> str:
     limit = f"; at most {result.limit} items per set" if result.limit else ""
+    if not result.rows:
+        return f"conversation set only (no --data); {result.seconds:.0f} s"
     return (
         f"frustration flag: score ≥ {result.threshold:.2f} (policy negative_turn_score); "
         f"VADER flag: compound ≤ {VADER_NEGATIVE_COMPOUND}{limit}; {result.seconds:.0f} s"
@@ -472,7 +521,7 @@ def render_table(result: EvalResult) -> Table:
     table.add_column("goal")
     table.add_column("met")
     shown = ("", "")
-    for row in result.rows:
+    for row in (*result.rows, *result.conversation_rows):
         if row.dataset != shown[0] and shown[0]:
             table.add_section()
         new_task = (row.dataset, row.task) != shown
@@ -482,13 +531,50 @@ def render_table(result: EvalResult) -> Table:
             f"{row.n:,} ({row.positives:,})" if new_task else "",
             f"{row.metric} ({row.unit})" if row.unit == USER_TURNS else row.metric,
             _format(row.escalator, row.unit),
-            f"{_format(row.baseline, row.unit)} {row.baseline_name}",
+            _baseline(row),
             str(row.goal or ""),
             _met(row),
             style={True: "green", False: "red", None: None}[row.met],
         )
         shown = (row.dataset, row.task)
     return table
+
+
+def _wrong_line(j: cs.Judged) -> str:
+    reasons = ", ".join(j.reasons) or "-"
+    return f"{j.id} [{j.case}]: expected {j.expected}, got {j.got} ({j.miss}); reasons: {reasons}"
+
+
+def render_wrong(result: EvalResult) -> Table | None:
+    """The conversations the engine got wrong, printed after the main table."""
+    score = result.conversations
+    if score is None:
+        return None
+    table = Table(
+        title=f"conversation set: {len(score.wrong)} of {score.n} wrong ({score.source})",
+    )
+    for header in ("id", "case", "expected", "got", "miss", "reasons"):
+        table.add_column(header)
+    for j in sorted(score.wrong, key=lambda j: (j.outcome.value, j.case, j.id)):
+        table.add_row(j.id, j.case, j.expected, j.got, j.miss, ", ".join(j.reasons))
+    return table
+
+
+def _markdown_conversations(result: EvalResult) -> list[str]:
+    """The conversation set as a list (not table rows: the main table stays one row per row)."""
+    score = result.conversations
+    if score is None:
+        return []
+    lines = [
+        f"Conversation set ({score.source}): {score.n} conversations, {score.never} never.",
+        "",
+    ]
+    for row in result.conversation_rows:
+        goal = f" (goal {row.goal}, met: {_met(row)})" if row.goal else ""
+        lines.append(f"- {row.metric}: **{_format(row.escalator, row.unit)}**{goal}")
+    lines += ["", f"Wrong conversations ({len(score.wrong)}):", ""]
+    lines += [f"- {_wrong_line(j)}" for j in score.wrong] or ["- none"]
+    return [*lines, ""]
 
 
 def render_markdown(result: EvalResult) -> str:
@@ -506,13 +592,13 @@ def render_markdown(result: EvalResult) -> str:
             f"{f'**{escalator}**' if row.goal else escalator} | "
             f"{_format(row.baseline, row.unit)} ({row.baseline_name}) | {goal} | {_met(row)} |"
         )
-    return "\n".join([*lines, "", _settings_line(result), ""])
+    return "\n".join([*lines, "", _settings_line(result), "", *_markdown_conversations(result)])
 
 
 def render_json(result: EvalResult) -> str:
     """The result for tools: every row with its numbers, goal and whether it is met."""
     rows = [{**asdict(row), "met": row.met} for row in result.rows]
-    payload = {
+    payload: dict[str, object] = {
         "threshold": result.threshold,
         "baseline_threshold": VADER_THRESHOLD,
         "limit": result.limit,
@@ -520,4 +606,25 @@ def render_json(result: EvalResult) -> str:
         "datasets": list(dict.fromkeys(row.dataset for row in result.rows)),
         "rows": rows,
     }
+    if result.conversations is not None:
+        score = result.conversations
+        payload[CONVERSATIONS] = {
+            "source": score.source,
+            "n": score.n,
+            "never": score.never,
+            "rows": [{**asdict(row), "met": row.met} for row in result.conversation_rows],
+            "wrong": [
+                {
+                    "id": j.id,
+                    "case": j.case,
+                    "expected_by": j.escalate_by,
+                    "not_before": j.not_before,
+                    "escalated_at": j.escalated_at,
+                    "outcome": j.outcome.value,
+                    "lateness": j.lateness,
+                    "reasons": list(j.reasons),
+                }
+                for j in score.wrong
+            ],
+        }
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"

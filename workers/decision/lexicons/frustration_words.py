@@ -16,7 +16,8 @@ STRONG_NEGATIVE = frozenset(
     nightmarish disaster disastrous fiasco shambles scam scammed scammers ripoff
     swindled hate hated hates hating despise loathe sucks suck sucked sucky lousy shoddy
     shameful shameless rudest rude rudely insulting disrespectful unprofessional dishonest
-    liars lying lied misery miserable heartbroken devastated
+    liars lying lied misery miserable heartbroken devastated debacle catastrophe inept
+    ineptitude outrage
     """.split()
 )
 # Clear but milder negative emotion or judgement.
@@ -40,6 +41,11 @@ NEGATIVE = frozenset(
     disconnected unanswered unresolved unreachable overcharged overbooked oversold
     unhelpful nonhelpful robotic embarrassing embarrassed unnecessary egregious argued arguing
     dissatisfaction displeasure dismissive condescending patronizing patronising
+    mediocre subpar inadequate lacking underwhelming letdown bummed bummer gutted grumpy irate
+    irritate infuriate insult insulted inconsiderate disrespect disrespected rudeness neglect
+    negligent negligence unresponsive nonexistent faulty defective malfunction malfunctioning
+    inaccurate incorrect deceived deceptive overpriced gouge gouging greedy greed ordeal
+    trapped unsettling sadly regrettably dismal yikes ughh fml amateur amateurish
     """.split()
 )
 # Swearing: strong, whatever the sentence.
