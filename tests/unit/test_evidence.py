@@ -387,3 +387,15 @@ def test_empathy_rejected_after_hollow_empathy_adds_up() -> None:
     added = {item.cue.split(":")[0]: item.contribution for item in found[1].evidence}
     assert added["hollow_empathy"] == 0.5
     assert added["rejects"] == 0.5
+
+
+def test_topics_left_to_their_phrases_are_not_added_by_the_model() -> None:
+    """The shipped model reads "my order is late" as a refund (it learned refunds from banking
+    data with no shop orders): the shipped policy leaves refunds to their phrases."""
+    text = "my order is late"
+    shipped = run(Chat("phrases").customer(text))
+    assert shipped[0].matrix.topics == []
+    trusting = parse_policy("[models]\nhigh_stakes_phrases_only = []\n")
+    learned = run(Chat("model").customer(text), trusting)
+    assert learned[0].matrix.topics == ["refund"]
+    assert learned[0].signals == [ReasonCode.HIGH_STAKES]

@@ -549,7 +549,11 @@ class DecisionEngine:
         if self._topic_model is None:
             return None
         found = self._topic_model.find(grams, self.policy.models.high_stakes_threshold)
-        if found is None or any(hit.rule.name == found.label for hit in hits):
+        if (
+            found is None
+            or found.label in self.policy.models.high_stakes_phrases_only
+            or any(hit.rule.name == found.label for hit in hits)
+        ):
             return None
         rule = self._topics.get(found.label or "")
         if rule is None or (not hits and hypothetical(folded)):

@@ -186,6 +186,10 @@ class ModelsPolicy(_Section):
     human_request_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     high_stakes: str = ""
     high_stakes_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    high_stakes_phrases_only: frozenset[str] = Field(
+        default=frozenset(),
+        description="Topics the model may not add on its own: only their phrases find them.",
+    )
 
 
 class HandoffPolicy(_Section):
