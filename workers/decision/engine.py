@@ -555,7 +555,7 @@ class DecisionEngine:
             or any(hit.rule.name == found.label for hit in hits)
         ):
             return None
-        rule = self._topics.get(found.label or "")
+        rule = self._topics.get(found.candidate)
         if rule is None or (not hits and hypothetical(folded)):
             return None
         return TopicHit(rule=rule, matched=" | ".join(found.cues), learned=True)
@@ -639,7 +639,7 @@ class DecisionEngine:
             held_item = best.get(seen.kind)
             if held_item is None or _added(seen.evidence) > _added(held_item):
                 best[seen.kind] = seen.evidence
-        parts = {kind: item.contribution or 0.0 for kind, item in best.items()}
+        parts = {kind: _added(item) for kind, item in best.items()}
         stakes = self._watch_consequence(state.topics) if state.topics else 0.0
         if stakes:
             parts[EvidenceKind.HIGH_STAKES] = (
@@ -776,11 +776,13 @@ class DecisionEngine:
             found[ReasonCode.CAPABILITY_GAP] = list(state.gap_evidence)
         threshold = self.policy.evidence.threshold
         triggered = {reason: _shared(items, threshold) for reason, items in found.items() if items}
+        stakes_added = 0.0
         if not triggered:
             triggered = self._added_up(evidence)
+            stakes_added = evidence.parts.get(EvidenceKind.HIGH_STAKES, 0.0) if triggered else 0.0
         if triggered and ReasonCode.HIGH_STAKES not in triggered and state.topic_evidence:
             # Context for the person and for routing: the session touches a consequential topic.
-            triggered[ReasonCode.HIGH_STAKES] = self._topic_context(state, evidence)
+            triggered[ReasonCode.HIGH_STAKES] = self._topic_context(state, stakes_added)
         return triggered
 
     def _added_up(self, evidence: EvidenceScore) -> dict[ReasonCode, list[Evidence]]:
@@ -797,13 +799,9 @@ class DecisionEngine:
             found.setdefault(item.reason, []).append(item)
         return found
 
-    def _topic_context(self, state: SessionState, evidence: EvidenceScore) -> list[Evidence]:
-        """The session's topic evidence; the weightiest watch topic carries what it added."""
-        added = (
-            evidence.parts.get(EvidenceKind.HIGH_STAKES, 0.0)
-            if evidence.score >= (self.policy.evidence.threshold)
-            else 0.0
-        )
+    def _topic_context(self, state: SessionState, added: float) -> list[Evidence]:
+        """The session's topic evidence; the weightiest watch topic carries what it added to
+        observations that added up (0 beside a reason that reached its own threshold)."""
         weightiest = self._watch_consequence(state.topics)
         items = []
         for item in state.topic_evidence:

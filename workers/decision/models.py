@@ -85,23 +85,23 @@ def content_sha256(document: Mapping[str, Any]) -> str:
 class TextModel:
     """A linear softmax classifier over n-gram presence, with "none" as the reference class.
 
-    ``weights[ngram][k]`` and ``biases[k]`` are the scores for ``labels[k]`` relative to
+    ``columns[k][ngram]`` and ``biases[k]`` are the scores for ``labels[k]`` relative to
     "none" (whose score is 0), so a binary model is the one-label case of a multi-class one.
+    The artefact's rows (one weight per label for each n-gram) are turned into columns at
+    load time: scoring sums one column with ``map`` (C speed), which keeps a prediction
+    within a few microseconds.
     """
 
     name: str
     version: int
     sha256: str
     labels: tuple[str, ...]
-    weights: Mapping[str, tuple[float, ...]]
     biases: tuple[float, ...]
     threshold: float
-    training: Mapping[str, Any] = field(default_factory=dict)
-    columns: tuple[Mapping[str, float], ...] = field(default=(), repr=False)
-    """Per label, the n-grams with a weight for it: scoring sums one column with ``map`` (C
-    speed), which is what keeps a prediction within a few microseconds."""
-    ceiling: Mapping[str, float] = field(default_factory=dict, repr=False)
+    columns: tuple[Mapping[str, float], ...] = field(repr=False)
+    ceiling: Mapping[str, float] = field(repr=False)
     """Per n-gram, its largest positive weight for any label: ``find``'s upper bound."""
+    training: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any], where: str = "model") -> "TextModel":
@@ -120,30 +120,31 @@ class TextModel:
                 str(gram): tuple(float(value) for value in row)
                 for gram, row in document["weights"].items()
             }
-            model = cls(
-                name=str(document["name"]),
-                version=int(document["version"]),
-                sha256=str(recorded),
-                labels=labels,
-                weights=weights,
-                biases=biases,
-                threshold=float(document["threshold"]),
-                training=dict(document.get("training", {})),
-                columns=tuple(
-                    {gram: row[k] for gram, row in weights.items() if row[k]}
-                    for k in range(len(labels))
-                ),
-                ceiling={gram: top for gram, row in weights.items() if (top := max(row)) > 0.0},
-            )
+            threshold = float(document["threshold"])
+            name, version = str(document["name"]), int(document["version"])
+            training = dict(document.get("training", {}))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelError(f"{where}: not a valid model artefact ({exc!r})") from exc
         if not labels or len(set(labels)) != len(labels) or len(biases) != len(labels):
             raise ModelError(f"{where}: labels and biases must be equal-length and distinct")
         if any(len(row) != len(labels) for row in weights.values()):
             raise ModelError(f"{where}: every weight row needs one value per label")
-        if not 0.0 <= model.threshold <= 1.0:
-            raise ModelError(f"{where}: threshold {model.threshold} is outside [0, 1]")
-        return model
+        if not 0.0 <= threshold <= 1.0:
+            raise ModelError(f"{where}: threshold {threshold} is outside [0, 1]")
+        return cls(
+            name=name,
+            version=version,
+            sha256=str(recorded),
+            labels=labels,
+            biases=biases,
+            threshold=threshold,
+            columns=tuple(
+                {gram: row[k] for gram, row in weights.items() if row[k]}
+                for k in range(len(labels))
+            ),
+            ceiling={gram: top for gram, row in weights.items() if (top := max(row)) > 0.0},
+            training=training,
+        )
 
     def check_labels(self, known: Iterable[str]) -> None:
         """Refuse a model that can answer a label the caller has no meaning for.

@@ -160,10 +160,13 @@ class EvidencePolicy(_Section):
         default_factory=_default_weights, description="Contribution of each kind of observation."
     )
     context_kinds: frozenset[EvidenceKind] = Field(
-        default=frozenset({EvidenceKind.FRUSTRATION, EvidenceKind.HIGH_STAKES}),
+        default=frozenset(
+            {EvidenceKind.FRUSTRATION, EvidenceKind.HIGH_STAKES, EvidenceKind.RESTATEMENT}
+        ),
         description=(
-            "Kinds that add to the score but need one other kind beside them: an upset "
-            "customer on a consequential topic is the watch verdict's case, not yet a failure."
+            "Kinds that add to the score but need a kind outside this set beside them: the "
+            "customer's own unhappiness on a consequential topic is the watch verdict's case, "
+            "not yet a sign that the bot is failing."
         ),
     )
 
@@ -349,11 +352,16 @@ class Policy(_Section):
             if models.human_request:
                 shared_model(models.human_request).check_labels({"human_requested"})
             if models.high_stakes:
-                shared_model(models.high_stakes).check_labels(t.name for t in self.topics)
+                topic_model = shared_model(models.high_stakes)
         except ModelError as exc:
-            raise ValueError(
-                f'{exc}; a taxonomy without the model\'s topics sets [models] high_stakes = ""'
-            ) from None
+            raise ValueError(str(exc)) from None
+        if models.high_stakes:
+            try:
+                topic_model.check_labels(topic.name for topic in self.topics)
+            except ModelError as exc:
+                raise ValueError(
+                    f'{exc}; a taxonomy without the model\'s topics sets [models] high_stakes = ""'
+                ) from None
         return self
 
     def route_for(self, reason: ReasonCode) -> Route:

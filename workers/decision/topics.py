@@ -199,6 +199,17 @@ def _may_be_hypothetical(folded: str) -> bool:
     return _IF.search(folded) is not None or _LEADING_FRAME.search(folded) is not None
 
 
+def _frames(folded: str) -> list[tuple[int, int]]:
+    """Where each hypothetical frame begins and where its sentence ends."""
+    framed = []
+    for start, end in _sentences(folded):
+        offset = len(folded[start:end]) - len(folded[start:end].lstrip())
+        begins = frame_start(folded[start:end].strip())
+        if begins is not None:
+            framed.append((start + offset + begins, end))
+    return framed
+
+
 class Taxonomy:
     """The topics of a policy, compiled once, with an index of the words their phrases start with.
 
@@ -297,12 +308,7 @@ def _keep_real(folded: str, searches: list[tuple[TopicRule, re.Pattern[str]]]) -
     hits = [TopicHit(rule=rule, matched=match.group(0)) for rule, _, match in found]
     if not hits or not _may_be_hypothetical(folded):
         return hits
-    framed = []  # (where the frame begins, where its sentence ends)
-    for start, end in _sentences(folded):
-        offset = len(folded[start:end]) - len(folded[start:end].lstrip())
-        begins = frame_start(folded[start:end].strip())
-        if begins is not None:
-            framed.append((start + offset + begins, end))
+    framed = _frames(folded)
     if not framed or reports_something(folded):
         return hits
 
@@ -326,9 +332,4 @@ def find_topics(text: str, topics: Sequence[TopicRule]) -> list[TopicHit]:
 def hypothetical(folded: str) -> bool:
     """Whether a message only asks what would happen ("what if my card is stolen?") and reports
     nothing: the test the learned topic model's findings pass, as phrase hits do in ``find``."""
-    if not _may_be_hypothetical(folded):
-        return False
-    framed = any(
-        frame_start(folded[start:end].strip()) is not None for start, end in _sentences(folded)
-    )
-    return framed and not reports_something(folded)
+    return _may_be_hypothetical(folded) and bool(_frames(folded)) and not reports_something(folded)
