@@ -75,12 +75,14 @@ def component_costs(events: list[InboundEvent], repeats: int) -> dict[str, float
             states[event.session_id] = engine.apply(states.get(event.session_id), event).state
         return len(events)
 
-    grams = [set(ngrams(text)) for text in folded]
+    vocabulary = request_model.vocabulary | topic_model.vocabulary
 
-    def featurise(text: str) -> object:
-        return set(ngrams(text))
+    def featurise(text: str) -> frozenset[str]:
+        return vocabulary.intersection(ngrams(text))  # as the engine does
 
-    def each_set(step: Callable[[set[str]], object]) -> Callable[[], int]:
+    grams = [featurise(text) for text in folded]
+
+    def each_set(step: Callable[[frozenset[str]], object]) -> Callable[[], int]:
         def run() -> int:
             for item in grams:
                 step(item)

@@ -27,6 +27,7 @@ from schemas.inbound import InboundEvent
 from schemas.lifecycle import BotCommand, HandoffEvent, SessionEvent
 from schemas.trace import TraceRecord, Verdict
 from workers.decision import loops
+from workers.decision.evolve import evolve
 from workers.decision.frustration import score_message
 from workers.decision.human_request import HumanRequest, detect_human_request, negated_before
 from workers.decision.lifecycle import Lifecycle, LifecycleResult, command_id_for
@@ -231,6 +232,9 @@ class DecisionEngine:
         models = self.policy.models
         self._request_model = shared_model(models.human_request) if models.human_request else None
         self._topic_model = shared_model(models.high_stakes) if models.high_stakes else None
+        self._vocabulary = frozenset().union(
+            *(model.vocabulary for model in (self._request_model, self._topic_model) if model)
+        )
 
     def apply(self, state: SessionState | None, event: InboundEvent) -> Outcome:
         """Fold ``event`` into ``state`` (None for a new session) and decide."""
@@ -240,7 +244,7 @@ class DecisionEngine:
             return self._redelivery(state, event)
         if isinstance(event, HandoffEvent | SessionEvent):
             if new:
-                state = state.model_copy(update={"session_id": event.session_id})
+                state = evolve(state, {"session_id": event.session_id})
             return self._lifecycle_event(state, event)
 
         bounds = self.policy.bounds
@@ -280,7 +284,7 @@ class DecisionEngine:
 
         if step.observed or state.exchange:
             step.updates["exchange"] = self._exchange(step, event)
-        state = state.model_copy(update=step.updates)
+        state = evolve(state, step.updates)
         verdict = self._verdict(state)
         if verdict is Verdict.HUMAN_REQUIRED:
             step.signals.add(ReasonCode.HIGH_STAKES)
@@ -292,13 +296,14 @@ class DecisionEngine:
             triggers = self._triggers(state, step, verdict, evidence)
             if triggers:
                 new_escalation = self._escalate(state, event, triggers)
-                state = state.model_copy(
-                    update={
+                state = evolve(
+                    state,
+                    {
                         "escalation": new_escalation,
                         "handoff": HandoffPhase.PENDING,
                         "escalated_at": event.ts,
                         "sla_breaches": 0,
-                    }
+                    },
                 )
 
         return Outcome(
@@ -350,7 +355,8 @@ class DecisionEngine:
             step.updates["negative_run"] = []
             self._praise_after_failure(step, text, folded)
 
-        grams = set(ngrams(folded)) if self._request_model or self._topic_model else set()
+        # The n-grams some model knows, looked up once; the others weigh nothing.
+        grams = self._vocabulary.intersection(ngrams(folded))
         request = detect_human_request(text, folded) or self._learned_request(folded, grams)
         if request is not None:
             step.signals.add(ReasonCode.HUMAN_REQUESTED)
@@ -375,7 +381,7 @@ class DecisionEngine:
         item = step.evidence(ReasonCode.FRUSTRATION, "sarcasm_after_failure", text, score)
         step.observe(EvidenceKind.FRUSTRATION, item)
 
-    def _learned_request(self, folded: str, grams: set[str]) -> HumanRequest | None:
+    def _learned_request(self, folded: str, grams: frozenset[str]) -> HumanRequest | None:
         """A request for a person the phrase rules missed but the learned model recognises,
         unless a negation comes before its strongest cue ("no need to speak to anyone")."""
         if self._request_model is None:
@@ -543,7 +549,9 @@ class DecisionEngine:
         )
         return item
 
-    def _learned_topic(self, folded: str, grams: set[str], hits: list[TopicHit]) -> TopicHit | None:
+    def _learned_topic(
+        self, folded: str, grams: frozenset[str], hits: list[TopicHit]
+    ) -> TopicHit | None:
         """A topic the phrases missed but the learned model recognises, unless the message only
         asks what would happen (the same test phrase hits pass)."""
         if self._topic_model is None:
@@ -560,7 +568,7 @@ class DecisionEngine:
             return None
         return TopicHit(rule=rule, matched=" | ".join(found.cues), learned=True)
 
-    def _topics_in(self, step: _Step, text: str, folded: str, grams: set[str]) -> None:
+    def _topics_in(self, step: _Step, text: str, folded: str, grams: frozenset[str]) -> None:
         found = self._taxonomy.find(folded)
         learned = self._learned_topic(folded, grams, found)
         if learned is not None:
@@ -600,8 +608,8 @@ class DecisionEngine:
         for kind, item in step.observed:
             scale = (item.score or 0.0) if kind is EvidenceKind.FRUSTRATION else 1.0
             weight = round(weights[kind] * scale, 4)
-            noted = item.model_copy(
-                update={"excerpt": excerpt(item.excerpt, SHORT_TEXT), "contribution": weight}
+            noted = evolve(
+                item, {"excerpt": excerpt(item.excerpt, SHORT_TEXT), "contribution": weight}
             )
             kept.append(
                 Observation.model_construct(turn=turn, customer=customer, kind=kind, evidence=noted)

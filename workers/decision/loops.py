@@ -10,8 +10,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 
 from workers.decision.capability import refusal_in
+from workers.decision.patterns import gated
 from workers.decision.text import normalise
 
 FACT_MARK = "#"
@@ -41,7 +43,7 @@ _SUFFIXES = ("ing", "ed", "es", "s")
 # link already", "same answer as before", "you asked that already"), in plain and in
 # non-native English ("i write it already", "is same like before").
 _SAID = r"(?:told|said|gave|given|explained|sent|provided|wrote|written|write|typed|mentioned)"
-RESTATEMENT_CUES = re.compile(
+RESTATEMENT_CUES = gated(
     rf"\b(?:i (?:already|just) {_SAID}|i(?:'ve| have)? {_SAID} (?:\S+ ){{0,3}}already"
     rf"|{_SAID} (?:\S+ ){{0,3}}(?:\d|two|three|four|several|many) times"
     r"|as i (?:said|told you|mentioned)"
@@ -57,7 +59,7 @@ RESTATEMENT_CUES = re.compile(
 # The customer says the bot's reply does not help: it rejects the sympathy or the page it
 # was sent to ("I don't need you to understand, I need it fixed", "I already read that page",
 # "that doesn't answer my question"), or asks who can act when the bot cannot ("so who can?").
-REJECTS_REPLY = re.compile(
+REJECTS_REPLY = gated(
     r"\b(?:(?:i )?(?:don'?t|do not) (?:need|want) (?:your |the |a |an |you to |more |another )?"
     r"(?:\S+ ){0,3}?(?:sympathy|understand\w*|apolog\w*|sorry|polic\w*|link|page|article|faq"
     r"|website|help page|advice)"
@@ -76,14 +78,14 @@ REJECTS_REPLY = re.compile(
 )
 # Exaggerated praise: right after the bot failed again (a repeat, a re-ask, hollow empathy, a
 # help link on a consequential topic) it is sarcasm ("oh brilliant, that cleared it all up").
-PRAISE = re.compile(
+PRAISE = gated(
     r"\b(?:wow|amazing|brilliant|wonderful|fantastic|fabulous|awesome|superb|excellent"
     r"|marvell?ous|genius|great job|well done|(?:so|very|really|super) (?:helpful|useful)"
     r"|lov(?:e|ing) (?:this|it)|cleared (?:everything|it all|that|it) up"
     r"|(?:will|would) (?:definitely|surely) (?:work|help)|thanks? (?:\S+ ){0,2}for nothing)\b"
 )
 _EARNESTLY = r"(?:(?:completely|totally|really|truly|fully|absolutely|definitely|do) )?"
-EMPATHY = re.compile(
+EMPATHY = gated(
     rf"\b(?:i {_EARNESTLY}understand (?:how|that|your|why|this|what)"
     r"|i can (?:only )?(?:see|imagine|understand) (?:how|that|why|this|what)"
     r"|(?:that|this) must (?:be|feel)"
@@ -93,7 +95,7 @@ EMPATHY = re.compile(
     r"|sorry for (?:the|any) (?:inconvenience|trouble|frustration)|i hear you"
     r"|your frustration|how frustrating|i know how (?:frustrating|annoying|stressful))"
 )
-FALLBACK = re.compile(
+FALLBACK = gated(
     r"\b(?:i didn'?t (?:understand|get|catch) (?:that|you)"
     r"|i(?:'m| am) not sure (?:i understand|what you mean)"
     r"|could you (?:please )?(?:rephrase|reword|say that again)|i don'?t understand"
@@ -108,7 +110,7 @@ _DONE = (
 )
 # A bot telling the customer something was done ("your refund has been processed", "I've
 # cancelled the order", "done!"): checked against the action events for a say-do mismatch.
-CLAIMS_SUCCESS = re.compile(
+CLAIMS_SUCCESS = gated(
     rf"\b(?:(?:has|have) (?:now )?been (?:successfully )?{_DONE}"
     rf"|i(?:'ve| have) (?:now |just |successfully )?{_DONE}"
     r"|(?:was|is|went through) successful(?:ly)?|successfully|all (?:done|set|sorted)"
@@ -130,32 +132,42 @@ ASKS_FOR: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("amount", re.compile(r"\b(?:the )?amount\b|\bhow much\b")),
     ("date", re.compile(r"\b(?:the )?date\b|\bwhen did\b")),
 )
-_ASKING = re.compile(
+_ASKING = gated(
     r"\b(?:what(?:'s| is| was) your|could you|can you|would you"
     r"|please (?:provide|share|give|send|confirm|enter|tell)"
     r"|may i have|i(?:'ll| will) need|i need)\b"
 )
-_MONTH = "(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH = f"(?:{'|'.join(_MONTHS)})"
 # Every fact the customer can give has a digit or an @ in it.
 _FACT_HINT = re.compile(r"[\d@]")
-GIVES: tuple[tuple[str, re.Pattern[str]], ...] = (
+# Per kind of fact: strings one of which every match contains (none: always searched), so
+# that most patterns are skipped without a scan, and the pattern.
+GIVES: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
     (
         "order_number",
+        (),
         # "#4821", "ORD-10001", "48213", and booking codes that mix letters and digits: "QX7TRL"
         re.compile(
             r"(?:#\s?\d{3,}|\b[a-z]{0,4}-?\d{4,}\b|\b\d{5,}\b"
             r"|\b(?=[a-z]*\d)(?=\d*[a-z])[a-z\d]{6,10}\b)"
         ),
     ),
-    ("account_number", re.compile(r"\baccount (?:number |no\.? |#)?(?:is )?[a-z]{0,3}\d{4,}")),
-    ("email", re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")),
-    ("phone", re.compile(r"(?:\+?\d[\d ()-]{7,}\d)")),
+    (
+        "account_number",
+        ("account",),
+        re.compile(r"\baccount (?:number |no\.? |#)?(?:is )?[a-z]{0,3}\d{4,}"),
+    ),
+    ("email", ("@",), re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")),
+    ("phone", (), re.compile(r"(?:\+?\d[\d ()-]{7,}\d)")),
     (
         "amount",
+        ("$", "£", "€", "dollars", "pounds", "eur", "usd", "gbp"),
         re.compile(r"(?:[$£€]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:dollars|pounds|euros|usd|gbp|eur)\b)"),
     ),
     (
         "date",
+        ("/", "-", *_MONTHS),
         re.compile(
             r"\b(?:\d{1,2}[/-]\d{1,2}(?:[/-]\d{2,4})?"
             rf"|{_MONTH}[a-z]* \d{{1,2}}(?:st|nd|rd|th)?"
@@ -186,15 +198,10 @@ def _key(token: str) -> str:
 def fingerprint(folded: str, limit: int) -> list[str]:
     """Sorted distinct content tokens of normalised text; facts (tokens with digits) carry
     FACT_MARK, which sorts before every other token character."""
-    folded = _URL.sub(" ", folded)
-    tokens: set[str] = set()
-    for token in _TOKEN.findall(folded):
-        key = _key(token)
-        if key:
-            tokens.add(key)
-            if len(tokens) >= limit:
-                break
-    return sorted(tokens)
+    if "http" in folded or "www." in folded:  # normalised text is lower case
+        folded = _URL.sub(" ", folded)
+    keys = dict.fromkeys(filter(None, map(_key, _TOKEN.findall(folded))))
+    return sorted(islice(keys, limit))
 
 
 def _weight(tokens: Sequence[str]) -> float:
@@ -231,7 +238,9 @@ def facts_in(folded: str) -> dict[str, list[str]]:
     if _FACT_HINT.search(folded) is None:
         return {}
     found = {}
-    for kind, pattern in GIVES:
+    for kind, required, pattern in GIVES:
+        if required and not any(part in folded for part in required):
+            continue
         values = [match.group(0).strip() for match in pattern.finditer(folded)]
         if values:
             found[kind] = values

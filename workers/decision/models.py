@@ -67,7 +67,7 @@ def ngrams(folded: str) -> list[str]:
     disagree about what a feature is.
     """
     tokens = words(folded)
-    return tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
+    return [*tokens, *map(" ".join, pairwise(tokens))]
 
 
 def content_sha256(document: Mapping[str, Any]) -> str:
@@ -85,11 +85,10 @@ def content_sha256(document: Mapping[str, Any]) -> str:
 class TextModel:
     """A linear softmax classifier over n-gram presence, with "none" as the reference class.
 
-    ``columns[k][ngram]`` and ``biases[k]`` are the scores for ``labels[k]`` relative to
-    "none" (whose score is 0), so a binary model is the one-label case of a multi-class one.
-    The artefact's rows (one weight per label for each n-gram) are turned into columns at
-    load time: scoring sums one column with ``map`` (C speed), which keeps a prediction
-    within a few microseconds.
+    ``rows[ngram][k]`` and ``biases[k]`` are the scores for ``labels[k]`` relative to "none"
+    (whose score is 0), so a binary model is the one-label case of a multi-class one. Scoring
+    looks each n-gram up once and sums the rows it finds label by label (``zip`` and ``sum``
+    run at C speed), which keeps a prediction within a few microseconds.
     """
 
     name: str
@@ -98,9 +97,10 @@ class TextModel:
     labels: tuple[str, ...]
     biases: tuple[float, ...]
     threshold: float
-    columns: tuple[Mapping[str, float], ...] = field(repr=False)
+    rows: Mapping[str, tuple[float, ...]] = field(repr=False)
+    """Per n-gram with any non-zero weight, its weight toward each label."""
     ceiling: Mapping[str, float] = field(repr=False)
-    """Per n-gram, its largest positive weight for any label: ``find``'s upper bound."""
+    """Per n-gram, its largest positive weight toward any label: ``find``'s cheap bound."""
     training: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -138,13 +138,16 @@ class TextModel:
             labels=labels,
             biases=biases,
             threshold=threshold,
-            columns=tuple(
-                {gram: row[k] for gram, row in weights.items() if row[k]}
-                for k in range(len(labels))
-            ),
+            rows={gram: row for gram, row in weights.items() if any(row)},
             ceiling={gram: top for gram, row in weights.items() if (top := max(row)) > 0.0},
             training=training,
         )
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """The n-grams with a weight: a caller running several models on one message may keep
+        only the n-grams some model knows before calling ``find`` (the others add nothing)."""
+        return frozenset(self.rows)
 
     def check_labels(self, known: Iterable[str]) -> None:
         """Refuse a model that can answer a label the caller has no meaning for.
@@ -174,19 +177,7 @@ class TextModel:
         """``predict`` on the distinct ``ngrams(folded)``, for a caller that runs several
         models on one message and featurises it once (the models learned presence, so each
         n-gram counts once)."""
-        probabilities = _softmax(self._scores(grams))
-        probability = max(probabilities[1:])
-        best = probabilities.index(probability, 1) - 1
-        label = self.labels[best]
-        if probability < (self.threshold if threshold is None else threshold):
-            return Prediction(None, probability, label)
-        # Evidence: the n-grams with the largest positive weight toward the chosen label.
-        column = self.columns[best]
-        pushing = sorted(
-            (gram for gram in grams if column.get(gram, 0.0) > 0.0),
-            key=lambda gram: (-column[gram], gram),
-        )
-        return Prediction(label, probability, label, tuple(pushing[:CUES]))
+        return self._predict(grams, self._scores(grams), threshold)
 
     def find(self, grams: AbstractSet[str], threshold: float | None = None) -> Prediction | None:
         """The prediction when a label reaches the threshold, else None; most messages are
@@ -198,13 +189,31 @@ class TextModel:
         below the threshold's logit, no label can reach it.
         """
         limit = self.threshold if threshold is None else threshold
-        if limit <= 0.0:
-            return self.predict_ngrams(grams, limit)
-        bound = max(self.biases) + sum(map(self.ceiling.get, grams, repeat(0.0)))
-        if limit >= 1.0 or bound < math.log(limit / (1.0 - limit)):
+        if limit >= 1.0:
             return None
-        found = self.predict_ngrams(grams, limit)
+        if limit > 0.0:
+            logit = math.log(limit / (1.0 - limit))
+            if max(self.biases) + sum(map(self.ceiling.get, grams, repeat(0.0))) < logit:
+                return None
+        found = self._predict(grams, self._scores(grams), limit)
         return found if found.label is not None else None
+
+    def _predict(
+        self, grams: AbstractSet[str], scores: list[float], threshold: float | None
+    ) -> Prediction:
+        probabilities = _softmax(scores)
+        probability = max(probabilities[1:])
+        best = probabilities.index(probability, 1) - 1
+        label = self.labels[best]
+        if probability < (self.threshold if threshold is None else threshold):
+            return Prediction(None, probability, label)
+        # Evidence: the n-grams with the largest positive weight toward the chosen label.
+        rows = self.rows
+        pushing = sorted(
+            (gram for gram in grams if gram in rows and rows[gram][best] > 0.0),
+            key=lambda gram: (-rows[gram][best], gram),
+        )
+        return Prediction(label, probability, label, tuple(pushing[:CUES]))
 
     def predict_text(self, text: str, threshold: float | None = None) -> Prediction:
         """``predict`` for raw text, for callers that have not normalised it yet."""
@@ -212,13 +221,11 @@ class TextModel:
 
     def _scores(self, grams: AbstractSet[str]) -> list[float]:
         """Scores of ("none", *labels): biases plus the summed weights of the n-grams found."""
-        return [
-            0.0,
-            *(
-                bias + sum(map(column.get, grams, repeat(0.0)))
-                for bias, column in zip(self.biases, self.columns, strict=True)
-            ),
-        ]
+        found = [row for row in map(self.rows.get, grams) if row is not None]
+        if not found:
+            return [0.0, *self.biases]
+        totals = map(sum, zip(*found, strict=True))
+        return [0.0, *(bias + total for bias, total in zip(self.biases, totals, strict=True))]
 
 
 def _softmax(scores: Sequence[float]) -> list[float]:

@@ -1,19 +1,14 @@
 """The consequence taxonomy: which high-stakes topics a customer message touches."""
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-# The regular-expression parser, to read which words a phrase can start with.
-from re import _constants as sre_constants  # type: ignore[attr-defined]
-from re import _parser as sre_parse  # type: ignore[attr-defined]
-from typing import Any
-
+from workers.decision.patterns import phrase_lead_literals
 from workers.decision.policy import TopicRule
 from workers.decision.text import normalise
 
 _WORD_RUN = re.compile(r"\w+")
-_WORD_CHAR = re.compile(r"\w")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,44 +19,6 @@ class TopicHit:
     matched: str
     learned: bool = False
     """Found by the learned model rather than a phrase (``matched`` names its strongest cues)."""
-
-
-def _lead_literals(items: Iterable[Any]) -> set[str] | None:
-    """Literal word prefixes one of which every match must start with, or None if unknown.
-
-    Works on parsed regular expressions: leading word boundaries and look-arounds are skipped,
-    then a run of literal word characters is the prefix; a leading group or alternation gives
-    the union of its branches' prefixes.
-    """
-    prefix = ""
-    for op, arg in items:
-        skippable = op is sre_constants.AT or op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT)
-        if not prefix and skippable:
-            continue
-        if op is sre_constants.LITERAL and _WORD_CHAR.match(chr(arg)):
-            prefix += chr(arg)
-            continue
-        group = _group_literals(op, arg)
-        if prefix:
-            # "c(?:ard|heque)" starts with "card" or "cheque": longer prefixes, fewer candidates.
-            return {prefix + tail for tail in group} if group else {prefix}
-        return group
-    return {prefix} if prefix else None
-
-
-def _group_literals(op: Any, arg: Any) -> set[str] | None:
-    """Prefixes of a group or an alternation, or None when it is neither or one is unknown."""
-    if op is sre_constants.SUBPATTERN:
-        return _lead_literals(arg[-1])
-    if op is sre_constants.BRANCH:
-        found: set[str] = set()
-        for branch in arg[1]:
-            branch_prefixes = _lead_literals(branch)
-            if branch_prefixes is None:
-                return None
-            found |= branch_prefixes
-        return found
-    return None
 
 
 # -- hypothetical questions ------------------------------------------------------------------
@@ -227,10 +184,11 @@ class Taxonomy:
         self._always: dict[int, list[int]] = {}
         self._patterns: dict[tuple[int, tuple[int, ...]], re.Pattern[str]] = {}
         self._word_cache: dict[str, tuple[tuple[int, int], ...]] = {}
+        self._inert: set[str] = set()
         by_prefix: dict[str, list[tuple[int, int]]] = {}
         for index, rule in enumerate(self.topics):
             for phrase_index, phrase in enumerate(rule.phrases):
-                lead = _lead_literals(sre_parse.parse(phrase))
+                lead = phrase_lead_literals(phrase)
                 if lead is None:
                     self._always.setdefault(index, []).append(phrase_index)
                     continue
@@ -246,7 +204,8 @@ class Taxonomy:
                 self._by_start.setdefault(prefix[:2], []).append((prefix, tuple(targets)))
 
     def _word_targets(self, word: str) -> tuple[tuple[int, int], ...]:
-        """The (topic, phrase) pairs that can start at ``word``; cached, words recur."""
+        """The (topic, phrase) pairs that can start at ``word``; cached, words recur (a word
+        that starts no phrase, as most do, goes to ``_inert`` instead)."""
         targets = self._word_cache.get(word)
         if targets is None:
             found: list[tuple[int, int]] = []
@@ -255,13 +214,16 @@ class Taxonomy:
                     found.extend(pairs)
             found.extend(self._by_letter.get(word[0], ()))
             targets = tuple(found)
-            if len(self._word_cache) < self._WORD_CACHE_LIMIT:
-                self._word_cache[word] = targets
+            if len(self._word_cache) + len(self._inert) < self._WORD_CACHE_LIMIT:
+                if targets:
+                    self._word_cache[word] = targets
+                else:
+                    self._inert.add(word)
         return targets
 
     def _candidate_phrases(self, folded: str) -> dict[int, set[int]]:
         found: dict[int, set[int]] = {topic: set(p) for topic, p in self._always.items()}
-        for word in set(_WORD_RUN.findall(folded)):
+        for word in set(_WORD_RUN.findall(folded)).difference(self._inert):
             for topic, phrase in self._word_targets(word):
                 if topic in found:
                     found[topic].add(phrase)

@@ -1,0 +1,46 @@
+"""evolve() is model_copy(update=...) for the engine's frozen models; fails on a pydantic
+upgrade that changes the instance attributes it sets."""
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from schemas.escalation import Evidence, ReasonCode
+from workers.decision.evolve import evolve
+from workers.decision.state import SessionState
+
+
+def _same(first: BaseModel, second: BaseModel) -> None:
+    assert type(first) is type(second)
+    assert first == second
+    assert first.__dict__ == second.__dict__
+    assert first.model_fields_set == second.model_fields_set
+    assert first.__pydantic_extra__ == second.__pydantic_extra__
+    assert first.__pydantic_private__ == second.__pydantic_private__
+    assert first.model_dump_json() == second.model_dump_json()
+
+
+def test_a_state_evolves_as_model_copy_does() -> None:
+    state = SessionState(session_id="s-1", customer_turns=2, topics=["fraud"])
+    updates = {
+        "customer_turns": 3,
+        "last_ts": datetime(2026, 12, 7, tzinfo=UTC),
+        "recent_event_ids": ["e-1"],
+    }
+    evolved = evolve(state, updates)
+    _same(evolved, state.model_copy(update=updates))
+    assert state.customer_turns == 2  # the original is untouched
+    assert evolved.topics is state.topics  # shallow, as model_copy is
+
+
+def test_evidence_evolves_as_model_copy_does() -> None:
+    item = Evidence(reason=ReasonCode.LOOP, event_id="e-1", cue="says:again", excerpt="again")
+    updates = {"contribution": 0.5, "excerpt": "a"}
+    _same(evolve(item, updates), item.model_copy(update=updates))
+
+
+def test_an_evolved_model_stays_frozen() -> None:
+    evolved = evolve(SessionState(session_id="s-1"), {"customer_turns": 1})
+    with pytest.raises(ValidationError):
+        evolved.customer_turns = 2  # type: ignore[misc]

@@ -1,0 +1,73 @@
+"""The customer's facts: each kind found, and the substring gates never hide a match."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from workers.decision.loops import GIVES, facts_in
+from workers.decision.text import normalise
+
+
+def _every_pattern(folded: str) -> dict[str, list[str]]:
+    """facts_in without its gates: every pattern scanned."""
+    found = {}
+    for kind, _required, pattern in GIVES:
+        values = [match.group(0).strip() for match in pattern.finditer(folded)]
+        if values:
+            found[kind] = values
+    return found
+
+
+def test_each_kind_of_fact_is_found() -> None:
+    folded = normalise(
+        "Order #48213, account number 12345678, jane@example.com, call +44 7700 900123, "
+        "I paid $45.99 on 3rd of March"
+    )
+    found = facts_in(folded)
+    assert found["order_number"][0] == "#48213"
+    assert found["account_number"] == ["account number 12345678"]
+    assert found["email"] == ["jane@example.com"]
+    assert "+44 7700 900123" in found["phone"]
+    assert found["amount"] == ["$45.99"]
+    assert found["date"] == ["3rd of march"]
+
+
+def test_text_without_digits_or_at_has_no_facts() -> None:
+    assert facts_in(normalise("my order never came and nobody answers")) == {}
+
+
+_FACTISH = st.text(
+    alphabet=st.sampled_from(list("0123456789 abcdejmnoprstuy@#$£€/-.,+()")), max_size=60
+)
+_WORDS = st.lists(
+    st.sampled_from(
+        [
+            "account",
+            "number",
+            "is",
+            "dollars",
+            "eur",
+            "gbp",
+            "march",
+            "dec",
+            "12",
+            "3rd",
+            "of",
+            "48213",
+            "a@b.co",
+            "#123",
+            "7700 900123",
+            "05/11",
+            "pounds",
+            "usd",
+            "$5",
+        ]
+    ),
+    max_size=8,
+).map(" ".join)
+
+
+@given(st.one_of(_FACTISH, _WORDS))
+def test_the_gates_only_skip_patterns_that_cannot_match(text: str) -> None:
+    folded = normalise(text)
+    expected = _every_pattern(folded) if any(c.isdigit() or c == "@" for c in folded) else {}
+    assert facts_in(folded) == expected
