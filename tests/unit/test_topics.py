@@ -6,7 +6,7 @@ Every example here was written for this file; none is taken from a public data s
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from workers.decision.policy import TopicRule, default_policy
@@ -533,6 +533,7 @@ _PRESENT_WORDS = [
 
 
 @settings(max_examples=300, deadline=None)
+@example("fraud fraud fraud fraud fraud fraud fraud fraud fraud unauthorised")
 @given(st.lists(st.sampled_from(_PRESENT_WORDS), min_size=1, max_size=25).map(" ".join))
 def test_a_hypothetical_frame_with_nothing_reported_yields_no_incident(text: str) -> None:
     hits = find_topics("what if " + text + "?", TOPICS)

@@ -111,7 +111,6 @@ _OWN_INCIDENT = re.compile(
 )
 _SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)")
 HYPOTHETICAL_EXEMPT_CONSEQUENCE = 1.0
-_MATCHES_TRIED = 8
 _IF = re.compile(r"\bif\b")
 
 
@@ -274,16 +273,28 @@ def _keep_real(folded: str, searches: list[tuple[TopicRule, re.Pattern[str]]]) -
     if not framed or reports_something(folded):
         return hits
 
-    def in_frame(position: int) -> bool:
-        return any(start <= position < end for start, end in framed)
-
-    for rule, pattern, first in found:
-        if rule.consequence >= HYPOTHETICAL_EXEMPT_CONSEQUENCE or not in_frame(first.start()):
+    for rule, pattern, _first in found:
+        if rule.consequence >= HYPOTHETICAL_EXEMPT_CONSEQUENCE:
             return hits
-        for tried, match in enumerate(pattern.finditer(folded, first.end())):
-            if tried >= _MATCHES_TRIED or not in_frame(match.start()):
+        # Real when a match starts outside every frame: the leftmost match from the start of
+        # each stretch between frames tells, however many matches the message has.
+        for start, end in _outside(framed, len(folded)):
+            match = pattern.search(folded, start)
+            if match is not None and match.start() < end:
                 return hits
     return []
+
+
+def _outside(framed: list[tuple[int, int]], length: int) -> list[tuple[int, int]]:
+    """The stretches of a message of ``length`` characters that no frame covers."""
+    stretches, position = [], 0
+    for start, end in sorted(framed):
+        if start > position:
+            stretches.append((position, start))
+        position = max(position, end)
+    if position < length:
+        stretches.append((position, length))
+    return stretches
 
 
 def find_topics(text: str, topics: Sequence[TopicRule]) -> list[TopicHit]:
