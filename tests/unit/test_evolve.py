@@ -7,8 +7,9 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from schemas.escalation import Evidence, ReasonCode
-from workers.decision.evolve import evolve
-from workers.decision.state import SessionState
+from workers.decision.evolve import construct, evolve
+from workers.decision.policy import EvidenceKind
+from workers.decision.state import Observation, SessionState
 
 
 def _same(first: BaseModel, second: BaseModel) -> None:
@@ -44,3 +45,20 @@ def test_an_evolved_model_stays_frozen() -> None:
     evolved = evolve(SessionState(session_id="s-1"), {"customer_turns": 1})
     with pytest.raises(ValidationError):
         evolved.customer_turns = 2  # type: ignore[misc]
+
+
+def test_construct_is_model_construct_given_every_field() -> None:
+    values = {
+        "reason": ReasonCode.FRUSTRATION,
+        "event_id": "e-2",
+        "cue": "negative_words",
+        "excerpt": "this is useless",
+        "score": 0.7,
+        "contribution": None,
+    }
+    assert set(values) == set(Evidence.model_fields)  # every field, or construct is wrong
+    _same(construct(Evidence, **values), Evidence.model_construct(**values))
+    item = construct(Evidence, **values)
+    observed = {"turn": 2, "customer": True, "kind": EvidenceKind.FRUSTRATION, "evidence": item}
+    assert set(observed) == set(Observation.model_fields)
+    _same(construct(Observation, **observed), Observation.model_construct(**observed))

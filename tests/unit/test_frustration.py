@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from workers.decision.frustration import FrustrationScore, score_message
 from workers.decision.policy import FrustrationPolicy
+from workers.decision.text import normalise, words
 
 NEGATIVE_TURN = FrustrationPolicy().negative_turn_score
 
@@ -458,6 +459,8 @@ def test_score_is_total_bounded_and_deterministic(text: str) -> None:
     assert isinstance(first, FrustrationScore)
     assert 0.0 <= first.score <= 1.0
     assert first == second
+    folded = normalise(text)  # the engine hands over what it already has
+    assert score_message(text, folded, words(folded)) == first
     assert all(isinstance(cue, str) and cue for cue in first.cues)
     assert len(first.cues) == len(set(first.cues))
 

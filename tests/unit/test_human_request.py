@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workers.decision.human_request import HumanRequest, detect_human_request
-from workers.decision.text import normalise
+from workers.decision.text import normalise, words
 
 EXPLICIT = [
     "Can I speak to a human please?",
@@ -267,6 +267,8 @@ def test_very_long_message_is_handled() -> None:
 def test_never_raises_and_is_deterministic(text: str) -> None:
     first = detect_human_request(text)
     assert first == detect_human_request(text)
+    folded = normalise(text)  # the engine hands over what it already has
+    assert detect_human_request(text, folded, words(folded)) == first
     assert first is None or (isinstance(first, HumanRequest) and first.cue)
     if first is not None:
         assert first.matched

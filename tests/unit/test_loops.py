@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workers.decision.loops import GIVES, facts_in
+from workers.decision.loops import FACT_MARK, GIVES, facts_in, most_similar, similarity
 from workers.decision.text import normalise
 
 
@@ -71,3 +71,15 @@ def test_the_gates_only_skip_patterns_that_cannot_match(text: str) -> None:
     folded = normalise(text)
     expected = _every_pattern(folded) if any(c.isdigit() or c == "@" for c in folded) else {}
     assert facts_in(folded) == expected
+
+
+_PRINT = st.lists(
+    st.sampled_from([FACT_MARK + "123", FACT_MARK + "abc", "card", "refund", "order", "late"]),
+    max_size=5,
+).map(lambda tokens: sorted(set(tokens)))
+
+
+@given(_PRINT, st.lists(_PRINT, max_size=4))
+def test_most_similar_is_the_best_similarity(print_: list[str], earlier: list[list[str]]) -> None:
+    expected = max((similarity(print_, other) for other in earlier), default=0.0)
+    assert most_similar(print_, earlier) == expected

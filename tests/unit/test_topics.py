@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from workers.decision.policy import TopicRule, default_policy
 from workers.decision.text import normalise
+from workers.decision.text import words as text_words
 from workers.decision.topics import Taxonomy, find_topics
 
 POLICY = default_policy()
@@ -466,6 +467,27 @@ def test_the_word_index_never_skips_a_topic_that_matches(words: list[str]) -> No
     taxonomy = Taxonomy(default_policy().topics)
     folded = normalise(" ".join(words))
     assert taxonomy.find(folded) == taxonomy.find_exhaustively(folded)
+    # With the message's tokens at hand the index reads them instead of scanning again.
+    assert taxonomy.find(folded, text_words(folded)) == taxonomy.find_exhaustively(folded)
+
+
+def _glued(words: list[str]) -> str:
+    """Words joined by apostrophes, spaces, underscores and hyphens in turn."""
+    return "".join(f"{word}{sep}" for word, sep in zip(words, "' _-" * 3, strict=False))
+
+
+@given(
+    st.lists(
+        st.sampled_from([*_TOPIC_WORDS, "can't", "_", "card_", "rock'n'roll", "café", "é", "'s"]),
+        max_size=12,
+    ).map(
+        lambda words: "".join(f"{word}{sep}" for word, sep in zip(words, "' _-" * 3, strict=False))
+    )
+)
+def test_the_word_index_reads_tokens_as_it_reads_the_text(text: str) -> None:
+    taxonomy = Taxonomy(default_policy().topics)
+    folded = normalise(text)
+    assert taxonomy.find(folded, text_words(folded)) == taxonomy.find_exhaustively(folded)
 
 
 def test_every_topic_is_indexed_by_the_words_its_phrases_start_with() -> None:

@@ -27,14 +27,14 @@ from schemas.inbound import InboundEvent
 from schemas.lifecycle import BotCommand, HandoffEvent, SessionEvent
 from schemas.trace import TraceRecord, Verdict
 from workers.decision import loops
-from workers.decision.evolve import evolve
+from workers.decision.evolve import construct, evolve
 from workers.decision.frustration import score_message
 from workers.decision.human_request import HumanRequest, detect_human_request, negated_before
 from workers.decision.lifecycle import Lifecycle, LifecycleResult, command_id_for
-from workers.decision.models import ngrams, shared_model
+from workers.decision.models import ngrams_of, shared_model
 from workers.decision.policy import EvidenceKind, Policy, Route, TopicRule, default_policy
 from workers.decision.state import HandoffPhase, Observation, SessionState
-from workers.decision.text import excerpt, normalise
+from workers.decision.text import excerpt, normalise, words
 from workers.decision.topics import Taxonomy, TopicHit, hypothetical
 
 # Fixed namespace: escalation ids must be the same on every worker and in every replay.
@@ -74,6 +74,8 @@ class EvidenceScore(NamedTuple):
 
 
 NO_EVIDENCE = EvidenceScore(score=0.0, parts={}, items=())
+TOPIC_SCORES_KEPT = 4096
+"""How many topic combinations' evidence scores an engine remembers (a handful in practice)."""
 
 
 class MatrixScores(NamedTuple):
@@ -207,7 +209,8 @@ class _Step:
         self, reason: ReasonCode, cue: str, text: str = "", score: float | None = None
     ) -> Evidence:
         # Constructed without validation: every value comes from validated input or the engine.
-        return Evidence.model_construct(
+        return construct(
+            Evidence,
             reason=reason,
             event_id=self.event.event_id,
             cue=cue,
@@ -232,6 +235,7 @@ class DecisionEngine:
         models = self.policy.models
         self._request_model = shared_model(models.human_request) if models.human_request else None
         self._topic_model = shared_model(models.high_stakes) if models.high_stakes else None
+        self._topic_scores: dict[tuple[str, ...], EvidenceScore] = {}
         self._vocabulary = frozenset().union(
             *(model.vocabulary for model in (self._request_model, self._topic_model) if model)
         )
@@ -324,7 +328,8 @@ class DecisionEngine:
         policy, bounds, state = self.policy, self.policy.bounds, step.state
         text = event.text
         folded = normalise(text)
-        scored = score_message(text, folded)
+        tokens = words(folded)  # once, for the score, the request phrases and the models
+        scored = score_message(text, folded, tokens)
         step.score = scored.score
         level = (
             policy.frustration.smoothing * scored.score
@@ -356,14 +361,14 @@ class DecisionEngine:
             self._praise_after_failure(step, text, folded)
 
         # The n-grams some model knows, looked up once; the others weigh nothing.
-        grams = self._vocabulary.intersection(ngrams(folded))
-        request = detect_human_request(text, folded) or self._learned_request(folded, grams)
+        grams = self._vocabulary.intersection(ngrams_of(tokens))
+        request = detect_human_request(text, folded, tokens) or self._learned_request(folded, grams)
         if request is not None:
             step.signals.add(ReasonCode.HUMAN_REQUESTED)
             step.request = step.evidence(ReasonCode.HUMAN_REQUESTED, request.cue, text)
 
         self._customer_loop(step, text, folded, negative=negative)
-        self._topics_in(step, text, folded, grams)
+        self._topics_in(step, text, folded, tokens, grams)
         given = loops.facts_in(folded)
         if given:
             step.updates["facts"] = _merge_facts(state.facts, given, bounds.facts_per_kind)
@@ -568,8 +573,10 @@ class DecisionEngine:
             return None
         return TopicHit(rule=rule, matched=" | ".join(found.cues), learned=True)
 
-    def _topics_in(self, step: _Step, text: str, folded: str, grams: frozenset[str]) -> None:
-        found = self._taxonomy.find(folded)
+    def _topics_in(
+        self, step: _Step, text: str, folded: str, tokens: list[str], grams: frozenset[str]
+    ) -> None:
+        found = self._taxonomy.find(folded, tokens)
         learned = self._learned_topic(folded, grams, found)
         if learned is not None:
             found.append(learned)
@@ -612,7 +619,7 @@ class DecisionEngine:
                 item, {"excerpt": excerpt(item.excerpt, SHORT_TEXT), "contribution": weight}
             )
             kept.append(
-                Observation.model_construct(turn=turn, customer=customer, kind=kind, evidence=noted)
+                construct(Observation, turn=turn, customer=customer, kind=kind, evidence=noted)
             )
         return kept[-EXCHANGE_LIMIT:]
 
@@ -632,8 +639,8 @@ class DecisionEngine:
         for each kind: "I already told you!!" says both that the customer is angry and that
         they are repeating themselves.
         """
-        if not state.exchange and not state.topics:
-            return NO_EVIDENCE
+        if not state.exchange:
+            return self._topics_only(tuple(state.topics)) if state.topics else NO_EVIDENCE
         counted: dict[str, Observation] = {}
         for seen in state.exchange:
             key = (
@@ -658,6 +665,19 @@ class DecisionEngine:
             parts=parts,
             items=tuple(best.values()),
         )
+
+    def _topics_only(self, topics: tuple[str, ...]) -> "EvidenceScore":
+        """The evidence score of a session whose exchange holds nothing: its topics alone,
+        the same for every session with those topics, so worked out once."""
+        found = self._topic_scores.get(topics)
+        if found is None:
+            stakes = self._watch_consequence(list(topics))
+            weight = self.policy.evidence.weights[EvidenceKind.HIGH_STAKES]
+            parts = {EvidenceKind.HIGH_STAKES: weight * stakes} if stakes else {}
+            found = EvidenceScore(score=round(sum(parts.values()), 4), parts=parts, items=())
+            if len(self._topic_scores) < TOPIC_SCORES_KEPT:
+                self._topic_scores[topics] = found
+        return found
 
     # -- the matrix and the decision ---------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""A cheaper ``model_copy(update=...)`` for the decision core's frozen pydantic models.
+"""Cheaper ``model_copy(update=...)`` and ``model_construct`` for the decision core's models.
 
 The engine copies the session state (and some evidence) with a few fields changed on every
 event; pydantic's ``model_copy`` costs about twice what the copy needs, because it goes
@@ -7,7 +7,8 @@ does what ``model_copy`` does for such a model (a shallow copy of the fields, th
 applied without validation, the updated names added to the fields set) through the same
 instance attributes ``model_construct`` sets. Those attributes are pydantic's: this is the
 one module that relies on them, and ``tests/unit/test_evolve.py`` compares the two on every
-model the engine evolves, so an upgrade that changes them fails there.
+model the engine evolves, so an upgrade that changes them fails there. ``construct`` does the
+same for ``model_construct`` given every field (the engine makes evidence on most events).
 """
 
 from collections.abc import Mapping
@@ -29,3 +30,13 @@ def evolve(model: M, updates: Mapping[str, Any]) -> M:
     _set(copied, "__pydantic_extra__", None)
     _set(copied, "__pydantic_private__", None)
     return copied
+
+
+def construct(cls: type[M], **values: Any) -> M:
+    """``cls.model_construct(**values)`` when ``values`` names every field of ``cls``."""
+    made = _new(cls)
+    _set(made, "__dict__", values)
+    _set(made, "__pydantic_fields_set__", set(values))
+    _set(made, "__pydantic_extra__", None)
+    _set(made, "__pydantic_private__", None)
+    return made

@@ -30,7 +30,7 @@ microseconds.
 
 import math
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from workers.decision.lexicons import frustration_words as lex
 from workers.decision.text import normalise, words
@@ -666,9 +666,9 @@ _MASKED_SWEARING = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class FrustrationScore:
-    """A message's score and the names of the cues that produced it."""
+class FrustrationScore(NamedTuple):
+    """A message's score and the names of the cues that produced it (a named tuple: one is
+    made for every customer message, and a tuple is the cheapest immutable record)."""
 
     score: float
     cues: tuple[str, ...]
@@ -696,15 +696,18 @@ def _negated(tokens: list[str], index: int) -> bool:
     return any(tokens[j] in lex.NEGATORS for j in range(start, index))
 
 
-def score_message(text: str, folded: str | None = None) -> FrustrationScore:
+def score_message(
+    text: str, folded: str | None = None, tokens: list[str] | None = None
+) -> FrustrationScore:
     """Score one customer message; pure and total (any string gives a score in 0..1).
 
-    ``folded`` is ``normalise(text)`` when the caller already has it.
+    ``folded`` is ``normalise(text)`` and ``tokens`` is ``words(folded)`` when the caller
+    already has them.
     """
     folded = normalise(text) if folded is None else folded
     if not folded:
         return FrustrationScore(score=0.0, cues=())
-    tokens = words(folded)
+    tokens = words(folded) if tokens is None else tokens
     cues: list[str] = []
 
     emotion = profanity = failure = persistence = 0.0

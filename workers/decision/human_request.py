@@ -293,13 +293,16 @@ class HumanRequest:
     matched: str
 
 
-def detect_human_request(text: str, folded: str | None = None) -> HumanRequest | None:
+def detect_human_request(
+    text: str, folded: str | None = None, tokens: list[str] | None = None
+) -> HumanRequest | None:
     """The first non-negated request for a person in ``text``, or None.
 
-    ``folded`` is ``normalise(text)`` when the caller already has it.
+    ``folded`` is ``normalise(text)`` and ``tokens`` is ``words(folded)`` when the caller
+    already has them.
     """
     folded = normalise(text) if folded is None else folded
-    tokens = words(folded)
+    tokens = words(folded) if tokens is None else tokens
     if _TRIGGERS.isdisjoint(tokens):
         return None
     present = frozenset(tokens)

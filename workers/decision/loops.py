@@ -219,8 +219,17 @@ def similarity(first: Sequence[str], second: Sequence[str]) -> float:
 
 
 def most_similar(print_: Sequence[str], earlier: Sequence[Sequence[str]]) -> float:
-    """The highest similarity of ``print_`` to any earlier fingerprint."""
-    return max((similarity(print_, other) for other in earlier), default=0.0)
+    """The highest similarity of ``print_`` to any earlier fingerprint (``similarity`` with
+    ``print_``'s own set and weight worked out once)."""
+    if not print_:
+        return 0.0
+    tokens, weight = set(print_), _weight(print_)
+    best = 0.0
+    for other in earlier:
+        if other:
+            shared = _weight(sorted(tokens.intersection(other)))
+            best = max(best, 2.0 * shared / (weight + _weight(other)))
+    return best
 
 
 def is_substantial(print_: Sequence[str]) -> bool:

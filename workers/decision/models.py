@@ -66,7 +66,11 @@ def ngrams(folded: str) -> list[str]:
     Training imports this function, so the learned weights and the run-time lookups can never
     disagree about what a feature is.
     """
-    tokens = words(folded)
+    return ngrams_of(words(folded))
+
+
+def ngrams_of(tokens: list[str]) -> list[str]:
+    """``ngrams`` of a message already split by ``words``."""
     return [*tokens, *map(" ".join, pairwise(tokens))]
 
 
@@ -131,6 +135,7 @@ class TextModel:
             raise ModelError(f"{where}: every weight row needs one value per label")
         if not 0.0 <= threshold <= 1.0:
             raise ModelError(f"{where}: threshold {threshold} is outside [0, 1]")
+        ceiling = {gram: top for gram, row in weights.items() if (top := max(row)) > 0.0}
         return cls(
             name=name,
             version=version,
@@ -139,7 +144,7 @@ class TextModel:
             biases=biases,
             threshold=threshold,
             rows={gram: row for gram, row in weights.items() if any(row)},
-            ceiling={gram: top for gram, row in weights.items() if (top := max(row)) > 0.0},
+            ceiling=ceiling,
             training=training,
         )
 

@@ -193,6 +193,7 @@ class Taxonomy:
                     continue
                 for prefix in lead:
                     by_prefix.setdefault(prefix, []).append((index, phrase_index))
+        self._underscored = any("_" in prefix for prefix in by_prefix)
         # Prefixes keyed by their first 2 characters; one-character prefixes apart.
         self._by_start: dict[str, list[tuple[str, tuple[tuple[int, int], ...]]]] = {}
         self._by_letter: dict[str, tuple[tuple[int, int], ...]] = {}
@@ -220,9 +221,19 @@ class Taxonomy:
                     self._inert.add(word)
         return targets
 
-    def _candidate_phrases(self, folded: str) -> dict[int, set[int]]:
+    def _words(self, folded: str, tokens: list[str] | None) -> set[str]:
+        """The distinct ``\\w+`` runs of ``folded``, or, for ASCII text with its ``words``
+        tokens at hand, those tokens split at apostrophes: the same runs less underscores, which
+        no phrase prefix has, so no candidate is lost (a few more may be searched)."""
+        if tokens is None or self._underscored or not folded.isascii():
+            return set(_WORD_RUN.findall(folded))
+        return set(" ".join(tokens).replace("'", " ").split())
+
+    def _candidate_phrases(
+        self, folded: str, tokens: list[str] | None = None
+    ) -> dict[int, set[int]]:
         found: dict[int, set[int]] = {topic: set(p) for topic, p in self._always.items()}
-        for word in set(_WORD_RUN.findall(folded)).difference(self._inert):
+        for word in self._words(folded, tokens).difference(self._inert):
             for topic, phrase in self._word_targets(word):
                 if topic in found:
                     found[topic].add(phrase)
@@ -247,10 +258,11 @@ class Taxonomy:
             self._patterns[key] = pattern
         return pattern
 
-    def find(self, folded: str) -> list[TopicHit]:
+    def find(self, folded: str, tokens: list[str] | None = None) -> list[TopicHit]:
         """Every topic whose phrases match ``folded`` (normalised text), in taxonomy order,
-        unless every hit is inside a hypothetical question (see ``is_hypothetical_sentence``)."""
-        found = self._candidate_phrases(folded)
+        unless every hit is inside a hypothetical question (see ``is_hypothetical_sentence``).
+        ``tokens`` is ``words(folded)`` when the caller already has it."""
+        found = self._candidate_phrases(folded, tokens)
         searches = [(self.topics[i], self._pattern(i, found[i])) for i in sorted(found)]
         return _keep_real(folded, searches)
 
