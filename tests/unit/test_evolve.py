@@ -2,6 +2,7 @@
 upgrade that changes the instance attributes it sets."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -48,7 +49,7 @@ def test_an_evolved_model_stays_frozen() -> None:
 
 
 def test_construct_is_model_construct_given_every_field() -> None:
-    values = {
+    values: dict[str, Any] = {
         "reason": ReasonCode.FRUSTRATION,
         "event_id": "e-2",
         "cue": "negative_words",
@@ -59,6 +60,11 @@ def test_construct_is_model_construct_given_every_field() -> None:
     assert set(values) == set(Evidence.model_fields)  # every field, or construct is wrong
     _same(construct(Evidence, **values), Evidence.model_construct(**values))
     item = construct(Evidence, **values)
-    observed = {"turn": 2, "customer": True, "kind": EvidenceKind.FRUSTRATION, "evidence": item}
+    observed: dict[str, Any] = {
+        "turn": 2,
+        "customer": True,
+        "kind": EvidenceKind.FRUSTRATION,
+        "evidence": item,
+    }
     assert set(observed) == set(Observation.model_fields)
     _same(construct(Observation, **observed), Observation.model_construct(**observed))
