@@ -13,6 +13,8 @@ from pathlib import Path
 
 import redis
 from pydantic import SecretStr
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from workers.embedded.exceptions import EmbeddedRedisError
 from workers.embedded.redis_server import INSTALL_HINT, EmbeddedRedis
@@ -36,6 +38,7 @@ def redis_answers(settings: Settings) -> bool:
         settings.redis_url.get_secret_value(),
         socket_connect_timeout=SERVICE_CHECK_TIMEOUT_SECONDS,
         socket_timeout=SERVICE_CHECK_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), 0),  # one try: redis-py's default retries take 4-10 s
         **settings.redis_client_kwargs(),
     )
     try:

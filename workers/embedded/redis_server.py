@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from workers.embedded.broker import free_port
 from workers.embedded.child import ChildProcess
@@ -109,6 +111,9 @@ class EmbeddedRedis(ChildProcess):
             port=self.port,
             socket_connect_timeout=PING_TIMEOUT_SECONDS,
             socket_timeout=PING_TIMEOUT_SECONDS,
+            # One try per poll: redis-py's default retries take 4 s on a refused connection
+            # and 10 s on a port that never answers, longer than the start allows.
+            retry=Retry(NoBackoff(), 0),
         )
         try:
             return bool(client.ping())
