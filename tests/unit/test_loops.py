@@ -10,8 +10,8 @@ from workers.decision.text import normalise
 def _every_pattern(folded: str) -> dict[str, list[str]]:
     """facts_in without its gates: every pattern scanned."""
     found = {}
-    for kind, _required, pattern in GIVES:
-        values = [match.group(0).strip() for match in pattern.finditer(folded)]
+    for kind, gated_pattern in GIVES:
+        values = [match.group(0).strip() for match in gated_pattern.pattern.finditer(folded)]
         if values:
             found[kind] = values
     return found

@@ -655,11 +655,8 @@ class DecisionEngine:
             if held_item is None or _added(seen.evidence) > _added(held_item):
                 best[seen.kind] = seen.evidence
         parts = {kind: _added(item) for kind, item in best.items()}
-        stakes = self._watch_consequence(state.topics) if state.topics else 0.0
-        if stakes:
-            parts[EvidenceKind.HIGH_STAKES] = (
-                self.policy.evidence.weights[EvidenceKind.HIGH_STAKES] * stakes
-            )
+        if state.topics:
+            parts.update(self._topics_only(tuple(state.topics)).parts)
         return EvidenceScore(
             score=round(sum(parts.values()), 4),
             parts=parts,
@@ -667,8 +664,8 @@ class DecisionEngine:
         )
 
     def _topics_only(self, topics: tuple[str, ...]) -> "EvidenceScore":
-        """The evidence score of a session whose exchange holds nothing: its topics alone,
-        the same for every session with those topics, so worked out once."""
+        """The evidence score of a session's topics alone (the weightiest watch topic), the
+        same for every session with those topics, so worked out once."""
         found = self._topic_scores.get(topics)
         if found is None:
             stakes = self._watch_consequence(list(topics))

@@ -13,7 +13,7 @@ from functools import lru_cache
 from itertools import islice
 
 from workers.decision.capability import refusal_in
-from workers.decision.patterns import gated
+from workers.decision.patterns import GatedPattern, gated
 from workers.decision.text import normalise
 
 FACT_MARK = "#"
@@ -141,37 +141,34 @@ _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
 _MONTH = f"(?:{'|'.join(_MONTHS)})"
 # Every fact the customer can give has a digit or an @ in it.
 _FACT_HINT = re.compile(r"[\d@]")
-# Per kind of fact: strings one of which every match contains (none: always searched), so
-# that most patterns are skipped without a scan, and the pattern.
-GIVES: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
+# Per kind of fact, its pattern, scanned only when the message has one of the strings every
+# match contains (given by hand where they are no plain literal; tests/unit/test_loops.py).
+GIVES: tuple[tuple[str, GatedPattern], ...] = (
     (
         "order_number",
-        (),
         # "#4821", "ORD-10001", "48213", and booking codes that mix letters and digits: "QX7TRL"
-        re.compile(
+        gated(
             r"(?:#\s?\d{3,}|\b[a-z]{0,4}-?\d{4,}\b|\b\d{5,}\b"
             r"|\b(?=[a-z]*\d)(?=\d*[a-z])[a-z\d]{6,10}\b)"
         ),
     ),
-    (
-        "account_number",
-        ("account",),
-        re.compile(r"\baccount (?:number |no\.? |#)?(?:is )?[a-z]{0,3}\d{4,}"),
-    ),
-    ("email", ("@",), re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")),
-    ("phone", (), re.compile(r"(?:\+?\d[\d ()-]{7,}\d)")),
+    ("account_number", gated(r"\baccount (?:number |no\.? |#)?(?:is )?[a-z]{0,3}\d{4,}")),
+    ("email", gated(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b", gate=("@",))),
+    ("phone", gated(r"(?:\+?\d[\d ()-]{7,}\d)")),
     (
         "amount",
-        ("$", "£", "€", "dollars", "pounds", "eur", "usd", "gbp"),
-        re.compile(r"(?:[$£€]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:dollars|pounds|euros|usd|gbp|eur)\b)"),
+        gated(
+            r"(?:[$£€]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:dollars|pounds|euros|usd|gbp|eur)\b)",
+            gate=("$", "£", "€", "dollars", "pounds", "eur", "usd", "gbp"),
+        ),
     ),
     (
         "date",
-        ("/", "-", *_MONTHS),
-        re.compile(
+        gated(
             r"\b(?:\d{1,2}[/-]\d{1,2}(?:[/-]\d{2,4})?"
             rf"|{_MONTH}[a-z]* \d{{1,2}}(?:st|nd|rd|th)?"
-            rf"|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTH}[a-z]*)\b"
+            rf"|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTH}[a-z]*)\b",
+            gate=("/", "-", *_MONTHS),
         ),
     ),
 )
@@ -247,9 +244,7 @@ def facts_in(folded: str) -> dict[str, list[str]]:
     if _FACT_HINT.search(folded) is None:
         return {}
     found = {}
-    for kind, required, pattern in GIVES:
-        if required and not any(part in folded for part in required):
-            continue
+    for kind, pattern in GIVES:
         values = [match.group(0).strip() for match in pattern.finditer(folded)]
         if values:
             found[kind] = values
