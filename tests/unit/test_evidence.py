@@ -287,6 +287,9 @@ def test_records_written_before_contributions_still_load() -> None:
         "you say sorry sorry but nothing happen. who fix this?",
         "So who can?",
         "Who can remove it then?",
+        "So... is anyone going to find it?",
+        "will somebody actually look at this",
+        "Is anything being done about it?",
     ],
 )
 def test_the_customer_saying_the_reply_does_not_help(text: str) -> None:
@@ -301,6 +304,8 @@ def test_the_customer_saying_the_reply_does_not_help(text: str) -> None:
         "Who can I talk to about parking?",
         "The page says to contact you.",
         "no, I said the 14th",
+        "Is it going to rain?",
+        "Will someone be at the reception at 9?",
     ],
 )
 def test_ordinary_turns_do_not_reject_the_reply(text: str) -> None:
@@ -399,3 +404,70 @@ def test_topics_left_to_their_phrases_are_not_added_by_the_model() -> None:
     learned = run(Chat("model").customer(text), trusting)
     assert learned[0].matrix.topics == ["refund"]
     assert learned[0].signals == [ReasonCode.HIGH_STAKES]
+
+
+def test_a_refusal_contested_by_the_customer_adds_up() -> None:
+    """The bot may not do it, says so, and the customer asks who can: the bot lacks the
+    authority the customer needs (a capability gap beside a rejected reply)."""
+    chat = (
+        Chat("waiver")
+        .customer("Your app was down on the due date so I paid late, can you remove the fee?")
+        .action("waive_fee", ActionStatus.NOT_PERMITTED)
+        .bot("I'm not able to waive fees. Late fees apply when payment arrives after the due date.")
+        .customer("But I couldn't pay because of your outage. Who can remove it?")
+    )
+    traces = run(chat)
+    found = first_escalation(traces)
+    assert found is not None
+    assert found[0] == 4
+    added = cues(traces)
+    assert added["rejects:who can remove it?"] == 0.5
+    assert added["action_not_permitted:waive_fee"] == 0.5  # policy [evidence.weights]
+
+
+def test_an_amount_given_again_beside_the_bot_repeating_itself_adds_up() -> None:
+    timeline = "Transfers usually arrive within 2 working days."
+    chat = (
+        Chat("transfer")
+        .customer("I sent 1,200 to my landlord on Monday and he hasn't received it.")
+        .bot(timeline)
+        .customer("Any idea where it is? The landlord is asking me every day.")
+        .bot(timeline)  # 04: the same reply again
+        .customer("Monday. 1,200. Not there. What is happening with my money?")  # 05
+    )
+    traces = run(chat)
+    found = first_escalation(traces)
+    assert found is not None
+    assert found[0] == 5
+    added = cues(traces)
+    assert added["gives_again"] == 0.5
+    assert any(cue.startswith("bot_repeat") for cue in added)
+
+
+def test_a_fact_given_again_alone_stays_with_the_bot() -> None:
+    chat = (
+        Chat("booking")
+        .customer("Can I move booking QX7TRL to Friday?")
+        .bot("Friday has seats at 9:00 and 14:30. Which would you like?")
+        .customer("14:30 please, booking QX7TRL.")
+    )
+    traces = run(chat)
+    assert first_escalation(traces) is None
+    assert traces[-1].evidence_score == 0.5
+
+
+@pytest.mark.parametrize(
+    ("earlier", "now", "shares"),
+    [
+        (["I sent 1,200 on Monday"], "Monday. 1,200. Not there.", True),
+        (["my reference is CLM-55120"], "I told you, clm-55120", True),
+        (["it took 3 days"], "now 3 weeks", False),  # short numbers are not facts given again
+        (["I sent 1,200 on Monday"], "It was 1,250 actually", False),
+        ([], "1,200", False),
+    ],
+)
+def test_a_fact_given_again(earlier: list[str], now: str, shares: bool) -> None:
+    def print_of(text: str) -> list[str]:
+        return loops.fingerprint(normalise(text), 24)
+
+    assert loops.shares_a_fact(print_of(now), [print_of(t) for t in earlier]) is shares

@@ -414,6 +414,13 @@ class DecisionEngine:
             cue = f"says:{cue_match.group(0)}" if cue_match else f"restated:{overlap:.2f}"
             step.observe(EvidenceKind.RESTATEMENT, self._loop_evidence(step, cue, text))
             step.updates["restatements"] = state.restatements + 1
+        elif loops.shares_a_fact(print_, earlier) and not any(
+            seen.kind is EvidenceKind.ASKS_AGAIN for seen in state.exchange
+        ):
+            # An amount or reference given again unasked, however the rest is worded ("Monday.
+            # 1,200. Not there."): evidence for the exchange, not a restatement the loop rule
+            # counts. Asked for it again, the customer is answering (the bot's re-ask counts).
+            step.observe(EvidenceKind.RESTATEMENT, self._loop_evidence(step, "gives_again", text))
         step.updates["customer_prints"] = _bounded(
             state.customer_prints, print_, loop.turns_compared
         )

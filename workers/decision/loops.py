@@ -20,6 +20,8 @@ FACT_MARK = "#"
 _AFTER_FACT_MARK = chr(ord(FACT_MARK) + 1)
 FACT_WEIGHT = 3.0
 MIN_CONTENT_WEIGHT = 4.0
+# Characters a fact token needs (besides FACT_MARK) to count as given again: "1,200", not "3".
+MIN_FACT_CHARS = 3
 
 STOP_WORDS = frozenset(
     """
@@ -73,6 +75,8 @@ REJECTS_REPLY = gated(
     r"|(?:saying |say )?sorry (?:doesn'?t|does not|won'?t|will not) (?:help|fix|solve)"
     r"|stop (?:saying sorry|apologi[sz]ing)|(?:but|and) nothing (?:happens?|happened|changes?"
     r"|changed|is done|gets done|was done)"
+    r"|(?:is|are|will) (?:any|some)(?:one|body) (?:actually |ever |even |really )?(?:going to|gonna"
+    r"|do|fix|find|help|look|sort|call)\b|is (?:any|some)thing (?:actually |even )?being done"
     r"|\bwho (?:else )?(?:can|could|will|is going to)?(?: then)?\s*(?:(?:fix|sort|solve|help|do"
     r"|handle|deal with|remove|change|refund|cancel)\b(?: (?:it|this|that|me))?)?\s*(?:then)?\?)"
 )
@@ -227,6 +231,21 @@ def most_similar(print_: Sequence[str], earlier: Sequence[Sequence[str]]) -> flo
             shared = _weight(sorted(tokens.intersection(other)))
             best = max(best, 2.0 * shared / (weight + _weight(other)))
     return best
+
+
+def shares_a_fact(print_: Sequence[str], earlier: Sequence[Sequence[str]]) -> bool:
+    """Whether a fact of ``print_`` (a token with digits, of ``MIN_FACT_CHARS`` or more, so an
+    amount or a reference, not "3 days") is in an earlier fingerprint: the customer gives
+    again what they gave before."""
+    facts = [
+        token
+        for token in print_[: bisect.bisect_left(print_, _AFTER_FACT_MARK)]
+        if len(token) > MIN_FACT_CHARS
+    ]
+    if not facts:
+        return False
+    given = set(facts)
+    return any(not given.isdisjoint(other) for other in earlier)
 
 
 def is_substantial(print_: Sequence[str]) -> bool:

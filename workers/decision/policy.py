@@ -142,7 +142,7 @@ def _default_weights() -> dict[EvidenceKind, float]:
         EvidenceKind.DEFLECTION: 0.55,
         EvidenceKind.SYMPATHY_ONLY: 0.45,
         EvidenceKind.REPLY_REJECTED: 0.5,
-        EvidenceKind.CAPABILITY_GAP: 0.4,
+        EvidenceKind.CAPABILITY_GAP: 0.5,
         EvidenceKind.HIGH_STAKES: 0.8,
     }
 
