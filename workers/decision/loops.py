@@ -220,16 +220,24 @@ def similarity(first: Sequence[str], second: Sequence[str]) -> float:
 
 
 def most_similar(print_: Sequence[str], earlier: Sequence[Sequence[str]]) -> float:
-    """The highest similarity of ``print_`` to any earlier fingerprint (``similarity`` with
-    ``print_``'s own set and weight worked out once)."""
+    """The highest similarity of ``print_`` to any earlier fingerprint: ``similarity``, with
+    the shared weight counted from set sizes (the shared facts are ``print_``'s facts found
+    in the other print) instead of sorting each intersection."""
     if not print_:
         return 0.0
-    tokens, weight = set(print_), _weight(print_)
+    split = bisect.bisect_left(print_, _AFTER_FACT_MARK)
+    tokens, facts = set(print_), set(print_[:split])
+    weight = len(print_) + (FACT_WEIGHT - 1.0) * split
     best = 0.0
     for other in earlier:
         if other:
-            shared = _weight(sorted(tokens.intersection(other)))
-            best = max(best, 2.0 * shared / (weight + _weight(other)))
+            shared = len(tokens.intersection(other)) + (FACT_WEIGHT - 1.0) * (
+                len(facts.intersection(other)) if facts else 0
+            )
+            other_weight = len(other) + (FACT_WEIGHT - 1.0) * bisect.bisect_left(
+                other, _AFTER_FACT_MARK
+            )
+            best = max(best, 2.0 * shared / (weight + other_weight))
     return best
 
 
@@ -264,9 +272,10 @@ def facts_in(folded: str) -> dict[str, list[str]]:
         return {}
     found = {}
     for kind, pattern in GIVES:
-        values = [match.group(0).strip() for match in pattern.finditer(folded)]
-        if values:
-            found[kind] = values
+        if pattern.possible(folded):
+            values = [match.group(0).strip() for match in pattern.pattern.finditer(folded)]
+            if values:
+                found[kind] = values
     return found
 
 
