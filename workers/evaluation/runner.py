@@ -213,7 +213,7 @@ class _Scorer:
             [ds.NEGATIVE_SENTIMENT in r.conversation.labels for r in confident],
             [r.traces[0].frustration for r in confident],
             [self.vader.negativity(r.text) for r in confident],
-            auc_goal=Goal(">=", 0.88),
+            auc_goal=Goal(">=", 0.91),
         )
         rows += self.flag_rows(
             ("airline_tweets", "Cancelled Flight (high_stakes flag)"),
@@ -246,7 +246,7 @@ class _Scorer:
             [r.flagged(ReasonCode.HUMAN_REQUESTED) for r in replayed],
             [keyword_human_request(r.text) for r in replayed],
             KEYWORD,
-            Goal(">=", 0.90),
+            Goal(">=", 0.93),
         )
         for topic in (ds.LOST_STOLEN, ds.REFUND):
             subset = [r for r in replayed if topic in r.conversation.labels]
@@ -280,7 +280,7 @@ class _Scorer:
     def banking77(self, replayed: list[Replayed]) -> list[Row]:
         """Overall, then each group's intents against the negatives (the other group left out)."""
         rows = self.high_stakes(
-            "banking77", "both groups vs negatives (high_stakes flag)", replayed, Goal(">=", 0.90)
+            "banking77", "both groups vs negatives (high_stakes flag)", replayed, Goal(">=", 0.93)
         )
         for group in ds.BANKING77_GROUPS:
             subset = [r for r in replayed if r.conversation.group in (group, "")]
@@ -295,7 +295,7 @@ class _Scorer:
         for domain in ds.NATCS_HIGH_STAKES:
             subset = [r for r in replayed if r.conversation.group == domain]
             rows += self.high_stakes(
-                "natcs_dstc11", f"{domain} domain (high_stakes flag)", subset, Goal(">=", 0.85)
+                "natcs_dstc11", f"{domain} domain (high_stakes flag)", subset, Goal(">=", 0.93)
             )
         return rows
 
@@ -318,7 +318,7 @@ class _Scorer:
             [turn.dissatisfied for turn, _, _ in turns],
             [trace.frustration for _, trace, _ in turns],
             [score for _, _, score in turns],
-            f1_goal=Goal(">=", 0.30),
+            f1_goal=Goal(">=", 0.35),
         )
 
         def first_vader_negative(r: Replayed) -> int | None:
@@ -351,7 +351,7 @@ class _Scorer:
                 VADER,
                 len(satisfied),
                 0,
-                Goal("<=", 0.05),
+                Goal("<=", 0.04),
             )
         )
         timed = [
