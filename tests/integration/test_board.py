@@ -125,7 +125,7 @@ def test_an_escalation_appears_live_and_its_session_view_draws_trend_matrix_and_
     row.locator("a.session-link").click()
     page.wait_for_url(f"**/board/sessions/{session}")
     trend = escalation.frustration.trend
-    assert len(trend) >= 3
+    assert len(trend) >= 2  # a line, however early the escalation
     line = page.locator("#trend-chart polyline.trend-line")
     expect(line).to_have_count(1)
     assert len((line.get_attribute("points") or "").split()) == len(trend)
