@@ -5,6 +5,7 @@ import re
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from workers.decision import loops
 from workers.decision.loops import FACT_MARK, GIVES, facts_in, most_similar, similarity
 from workers.decision.text import normalise
 
@@ -101,3 +102,29 @@ def test_the_order_number_pattern_finds_what_its_readable_form_does(folded: str)
     assert [m.span() for m in fast.finditer(folded)] == [
         m.span() for m in ORDER_NUMBER_READABLE.finditer(folded)
     ]
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "see",
+                "HTTPS://Help.Example.com/a",
+                "http://x.io/",
+                "WWW.Shop.com",
+                "www.",
+                "://",
+                "https:",
+                "hello.",
+                "w w w.",
+                "\u2019",
+                " ",
+                "\t",
+            ]
+        ),
+        max_size=8,
+    ).map("".join)
+)
+def test_links_skips_only_text_without_a_url(text: str) -> None:
+    ungated = [url.lower().rstrip("/.,") for url in loops._URL.findall(text)]
+    assert loops.links(text, normalise(text)) == ungated

@@ -447,3 +447,7 @@ def test_find_agrees_with_predict_and_only_skips_what_cannot_pass(
         found = model.find(grams, threshold)
         assert (found is None) == (full.label is None)
         assert found is None or found == full
+        # A label the caller skips is not found; the others are, unchanged.
+        skipped = model.find(grams, threshold, skip=frozenset({full.candidate}))
+        assert skipped is None
+        assert model.find(grams, threshold, skip=frozenset({"no such label"})) == found

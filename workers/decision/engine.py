@@ -236,6 +236,7 @@ class DecisionEngine:
         self._request_model = shared_model(models.human_request) if models.human_request else None
         self._topic_model = shared_model(models.high_stakes) if models.high_stakes else None
         self._topic_scores: dict[tuple[str, ...], EvidenceScore] = {}
+        self._phrases_only = frozenset(models.high_stakes_phrases_only)
         self._vocabulary = frozenset().union(
             *(model.vocabulary for model in (self._request_model, self._topic_model) if model)
         )
@@ -568,12 +569,11 @@ class DecisionEngine:
         asks what would happen (the same test phrase hits pass)."""
         if self._topic_model is None:
             return None
-        found = self._topic_model.find(grams, self.policy.models.high_stakes_threshold)
-        if (
-            found is None
-            or found.label in self.policy.models.high_stakes_phrases_only
-            or any(hit.rule.name == found.label for hit in hits)
-        ):
+        skip = (
+            self._phrases_only.union(hit.rule.name for hit in hits) if hits else self._phrases_only
+        )
+        found = self._topic_model.find(grams, self.policy.models.high_stakes_threshold, skip)
+        if found is None:
             return None
         rule = self._topics.get(found.candidate)
         if rule is None or (not hits and hypothetical(folded)):

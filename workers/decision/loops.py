@@ -75,8 +75,9 @@ REJECTS_REPLY = gated(
     r"|(?:saying |say )?sorry (?:doesn'?t|does not|won'?t|will not) (?:help|fix|solve)"
     r"|stop (?:saying sorry|apologi[sz]ing)|(?:but|and) nothing (?:happens?|happened|changes?"
     r"|changed|is done|gets done|was done)"
-    r"|(?:is|are|will) (?:any|some)(?:one|body) (?:actually |ever |even |really )?(?:going to|gonna"
-    r"|do|fix|find|help|look|sort|call)\b|is (?:any|some)thing (?:actually |even )?being done"
+    r"|(?:is|are|will) (?:anyone|anybody|someone|somebody) (?:actually |ever |even |really )?"
+    r"(?:going to|gonna|do|fix|find|help|look|sort|call)\b"
+    r"|is (?:anything|something) (?:actually |even )?being done"
     r"|\bwho (?:else )?(?:can|could|will|is going to)?(?: then)?\s*(?:(?:fix|sort|solve|help|do"
     r"|handle|deal with|remove|change|refund|cancel)\b(?: (?:it|this|that|me))?)?\s*(?:then)?\?)"
 )
@@ -264,8 +265,11 @@ def is_substantial(print_: Sequence[str]) -> bool:
     return _weight(print_) >= MIN_CONTENT_WEIGHT
 
 
-def links(text: str) -> list[str]:
-    """URLs in a message, normalised for comparison."""
+def links(text: str, folded: str) -> list[str]:
+    """URLs in a message (``folded`` is ``normalise(text)``), normalised for comparison. Every
+    URL has "://" or, in any case, "www.": without them the scan is skipped."""
+    if "://" not in text and "www." not in folded:
+        return []
     return [url.lower().rstrip("/.,") for url in _URL.findall(text)]
 
 
@@ -312,7 +316,7 @@ def bot_reply(text: str, fingerprint_tokens: int) -> BotReply:
     asks = asks_for(folded)
     return BotReply(
         print_=fingerprint(folded, fingerprint_tokens),
-        links=links(text),
+        links=links(text, folded),
         fallback=FALLBACK.search(folded) is not None,
         empathy=EMPATHY.search(folded) is not None,
         asks=asks,

@@ -20,6 +20,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise, repeat
+from operator import add
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,11 @@ class TextModel:
     ceiling: Mapping[str, float] = field(repr=False)
     """Per n-gram, its largest positive weight toward any label: ``find``'s cheap bound."""
     training: Mapping[str, Any] = field(default_factory=dict)
+    top_bias: float = field(init=False, repr=False)
+    """The largest bias: the constant part of ``find``'s bound."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "top_bias", max(self.biases))
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any], where: str = "model") -> "TextModel":
@@ -184,9 +190,15 @@ class TextModel:
         n-gram counts once)."""
         return self._predict(grams, self._scores(grams), threshold)
 
-    def find(self, grams: AbstractSet[str], threshold: float | None = None) -> Prediction | None:
+    def find(
+        self,
+        grams: AbstractSet[str],
+        threshold: float | None = None,
+        skip: AbstractSet[str] = frozenset(),
+    ) -> Prediction | None:
         """The prediction when a label reaches the threshold, else None; most messages are
-        ruled out without scoring them.
+        ruled out without scoring them. None too when the most probable label is in ``skip``
+        (labels the caller has found otherwise), before its cues are worked out.
 
         Exact, not a heuristic: a label's probability is at most the sigmoid of its score
         (the softmax also divides by "none" and the other labels), and its score at most the
@@ -197,20 +209,24 @@ class TextModel:
         if limit >= 1.0:
             return None
         if limit > 0.0:
-            logit = math.log(limit / (1.0 - limit))
-            if max(self.biases) + sum(map(self.ceiling.get, grams, repeat(0.0))) < logit:
+            bound = self.top_bias + sum(map(self.ceiling.get, grams, repeat(0.0)))
+            if bound < _logit(limit):
                 return None
-        found = self._predict(grams, self._scores(grams), limit)
+        found = self._predict(grams, self._scores(grams), limit, skip)
         return found if found.label is not None else None
 
     def _predict(
-        self, grams: AbstractSet[str], scores: list[float], threshold: float | None
+        self,
+        grams: AbstractSet[str],
+        scores: list[float],
+        threshold: float | None,
+        skip: AbstractSet[str] = frozenset(),
     ) -> Prediction:
         probabilities = _softmax(scores)
         probability = max(probabilities[1:])
         best = probabilities.index(probability, 1) - 1
         label = self.labels[best]
-        if probability < (self.threshold if threshold is None else threshold):
+        if probability < (self.threshold if threshold is None else threshold) or label in skip:
             return Prediction(None, probability, label)
         # Evidence: the n-grams with the largest positive weight toward the chosen label.
         rows = self.rows
@@ -226,11 +242,17 @@ class TextModel:
 
     def _scores(self, grams: AbstractSet[str]) -> list[float]:
         """Scores of ("none", *labels): biases plus the summed weights of the n-grams found."""
-        found = [row for row in map(self.rows.get, grams) if row is not None]
+        found = list(filter(None, map(self.rows.get, grams)))  # rows are never empty
         if not found:
             return [0.0, *self.biases]
-        totals = map(sum, zip(*found, strict=True))
-        return [0.0, *(bias + total for bias, total in zip(self.biases, totals, strict=True))]
+        # Every row has one weight per label (checked at load time).
+        return [0.0, *map(add, self.biases, map(sum, zip(*found, strict=True)))]
+
+
+@lru_cache(maxsize=64)
+def _logit(probability: float) -> float:
+    """The score whose sigmoid is ``probability`` (0 < probability < 1)."""
+    return math.log(probability / (1.0 - probability))
 
 
 def _softmax(scores: Sequence[float]) -> list[float]:
