@@ -128,3 +128,8 @@ def test_the_order_number_pattern_finds_what_its_readable_form_does(folded: str)
 def test_links_skips_only_text_without_a_url(text: str) -> None:
     ungated = [url.lower().rstrip("/.,") for url in loops._URL.findall(text)]
     assert loops.links(text, normalise(text)) == ungated
+
+
+def test_fact_patterns_have_no_groups() -> None:
+    """``facts_in`` takes ``findall``'s strings as whole matches."""
+    assert all(pattern.pattern.groups == 0 for _, pattern in GIVES)

@@ -229,19 +229,15 @@ def most_similar(print_: Sequence[str], earlier: Sequence[Sequence[str]]) -> flo
     in the other print) instead of sorting each intersection."""
     if not print_:
         return 0.0
-    split = bisect.bisect_left(print_, _AFTER_FACT_MARK)
-    tokens, facts = set(print_), set(print_[:split])
-    weight = len(print_) + (FACT_WEIGHT - 1.0) * split
+    tokens, weight = set(print_), _weight(print_)
+    facts = set(print_[: bisect.bisect_left(print_, _AFTER_FACT_MARK)])
     best = 0.0
     for other in earlier:
         if other:
             shared = len(tokens.intersection(other)) + (FACT_WEIGHT - 1.0) * (
                 len(facts.intersection(other)) if facts else 0
             )
-            other_weight = len(other) + (FACT_WEIGHT - 1.0) * bisect.bisect_left(
-                other, _AFTER_FACT_MARK
-            )
-            best = max(best, 2.0 * shared / (weight + other_weight))
+            best = max(best, 2.0 * shared / (weight + _weight(other)))
     return best
 
 
@@ -249,15 +245,12 @@ def shares_a_fact(print_: Sequence[str], earlier: Sequence[Sequence[str]]) -> bo
     """Whether a fact of ``print_`` (a token with digits, of ``MIN_FACT_CHARS`` or more, so an
     amount or a reference, not "3 days") is in an earlier fingerprint: the customer gives
     again what they gave before."""
-    facts = [
+    given = {
         token
         for token in print_[: bisect.bisect_left(print_, _AFTER_FACT_MARK)]
         if len(token) > MIN_FACT_CHARS
-    ]
-    if not facts:
-        return False
-    given = set(facts)
-    return any(not given.isdisjoint(other) for other in earlier)
+    }
+    return bool(given) and any(not given.isdisjoint(other) for other in earlier)
 
 
 def is_substantial(print_: Sequence[str]) -> bool:
@@ -279,10 +272,8 @@ def facts_in(folded: str) -> dict[str, list[str]]:
         return {}
     found = {}
     for kind, pattern in GIVES:
-        if pattern.possible(folded):
-            values = [match.group(0).strip() for match in pattern.pattern.finditer(folded)]
-            if values:
-                found[kind] = values
+        if values := pattern.findall(folded):  # whole matches: the patterns have no groups
+            found[kind] = [value.strip() for value in values]
     return found
 
 

@@ -93,9 +93,10 @@ def _part_gate(op: Any, arg: Any) -> frozenset[str] | None:
 class GatedPattern:
     """A compiled pattern that skips the scan when a message lacks every required substring.
 
-    ``search`` and ``finditer`` answer exactly as the pattern's own do. ``gate`` names the
-    substrings when the pattern's are not plain literals the parser can read (an ``@``, a
-    character class of currency signs); the caller's tests must then show it never hides a match.
+    ``search``, ``finditer`` and ``findall`` answer exactly as the pattern's own do. ``gate``
+    names the substrings when the pattern's are not plain literals the parser can read (an
+    ``@``, a character class of currency signs); the caller's tests must then show it never
+    hides a match.
     """
 
     __slots__ = ("gate", "pattern")
@@ -115,6 +116,9 @@ class GatedPattern:
         self, text: str, pos: int = 0, endpos: int = sys.maxsize
     ) -> Iterator[re.Match[str]]:
         return self.pattern.finditer(text, pos, endpos) if self.possible(text) else iter(())
+
+    def findall(self, text: str) -> list[Any]:
+        return self.pattern.findall(text) if self.possible(text) else []
 
 
 def gated(source: str, flags: int = 0, gate: tuple[str, ...] | None = None) -> GatedPattern:
