@@ -435,7 +435,7 @@ def test_threshold_respects_the_out_of_domain_budget() -> None:
         ),
         max_size=14,
     ),
-    st.sampled_from([None, 0.05, 0.3, 0.6, 0.95]),
+    st.sampled_from([None, 0.0, 0.05, 0.3, 0.6, 0.95]),
 )
 def test_find_agrees_with_predict_and_only_skips_what_cannot_pass(
     words_: list[str], threshold: float | None

@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workers.decision import loops, topics
-from workers.decision.patterns import GatedPattern, gated, phrase_lead_literals, required_substrings
+from workers.decision.patterns import (
+    GatedPattern,
+    gated,
+    phrase_lead_literals,
+    required_substrings,
+    screen,
+)
 from workers.decision.text import normalise
 
 SHIPPED = {
@@ -115,3 +121,15 @@ def test_gates_rule_most_messages_out() -> None:
 
 def test_gated_compiles_with_flags() -> None:
     assert gated("abc", re.IGNORECASE).search("ABC") is not None
+
+
+GATE_PARTS = st.text(alphabet="ab .'$", min_size=1, max_size=4)
+
+
+@given(st.lists(GATE_PARTS, min_size=1, max_size=6), st.text(alphabet="ab .'$c", max_size=30))
+def test_a_screen_finds_a_gate_string_exactly_when_one_is_there(gate: list[str], text: str) -> None:
+    assert (screen(gate).search(text) is not None) == any(part in text for part in gate)
+
+
+def test_a_screen_leaves_out_strings_that_contain_another() -> None:
+    assert screen(("did not", "did", "didn", "help")).pattern == "help|did"

@@ -245,6 +245,8 @@ def shares_a_fact(print_: Sequence[str], earlier: Sequence[Sequence[str]]) -> bo
     """Whether a fact of ``print_`` (a token with digits, of ``MIN_FACT_CHARS`` or more, so an
     amount or a reference, not "3 days") is in an earlier fingerprint: the customer gives
     again what they gave before."""
+    if not print_ or print_[0] >= _AFTER_FACT_MARK:
+        return False  # no fact: facts sort first
     given = {
         token
         for token in print_[: bisect.bisect_left(print_, _AFTER_FACT_MARK)]

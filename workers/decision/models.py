@@ -203,16 +203,22 @@ class TextModel:
         Exact, not a heuristic: a label's probability is at most the sigmoid of its score
         (the softmax also divides by "none" and the other labels), and its score at most the
         largest bias plus the n-grams' largest positive weights. When even that bound stays
-        below the threshold's logit, no label can reach it.
+        below the threshold's logit, no label can reach it; nor when the scores themselves do
+        (the softmax is then not worked out).
         """
         limit = self.threshold if threshold is None else threshold
         if limit >= 1.0:
             return None
         if limit > 0.0:
-            bound = self.top_bias + sum(map(self.ceiling.get, grams, repeat(0.0)))
-            if bound < _logit(limit):
+            floor = _logit(limit)
+            if self.top_bias + sum(map(self.ceiling.get, grams, repeat(0.0))) < floor:
                 return None
-        found = self._predict(grams, self._scores(grams), limit, skip)
+            scores = self._scores(grams)
+            if max(scores[1:]) < floor:  # the labels' own scores: the same bound, now exact
+                return None
+        else:
+            scores = self._scores(grams)
+        found = self._predict(grams, scores, limit, skip)
         return found if found.label is not None else None
 
     def _predict(

@@ -99,15 +99,16 @@ class GatedPattern:
     hides a match.
     """
 
-    __slots__ = ("gate", "pattern")
+    __slots__ = ("_screen", "gate", "pattern")
 
     def __init__(self, pattern: re.Pattern[str], gate: tuple[str, ...] | None = None) -> None:
         self.pattern = pattern
         self.gate = gate or required_substrings(pattern)
+        self._screen = screen(self.gate) if self.gate else None
 
     def possible(self, text: str) -> bool:
         """False only when no match can exist in ``text``."""
-        return self.gate is None or any(map(text.__contains__, self.gate))
+        return self._screen is None or self._screen.search(text) is not None
 
     def search(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
         return self.pattern.search(text, pos, endpos) if self.possible(text) else None
@@ -119,6 +120,14 @@ class GatedPattern:
 
     def findall(self, text: str) -> list[Any]:
         return self.pattern.findall(text) if self.possible(text) else []
+
+
+def screen(gate: Iterable[str]) -> re.Pattern[str]:
+    """One literal alternation finding any of ``gate`` in a single scan: faster than an ``in``
+    test per string from two strings on. A string that contains another is left out (where it
+    occurs, so does the shorter one)."""
+    kept = {part for part in gate if not any(other != part and other in part for other in gate)}
+    return re.compile("|".join(map(re.escape, sorted(kept, key=lambda part: (-len(part), part)))))
 
 
 def gated(source: str, flags: int = 0, gate: tuple[str, ...] | None = None) -> GatedPattern:

@@ -19,5 +19,8 @@ def words(text: str) -> list[str]:
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     """A short, single-line, control-free quote for evidence and logs."""
-    flat = " ".join(_CONTROL.sub(" ", text).split())
+    if text.isprintable() and "  " not in text and text == text.strip():
+        flat = text  # already flat: printable text has no control or other white space
+    else:
+        flat = " ".join(_CONTROL.sub(" ", text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"

@@ -3,6 +3,7 @@
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 from workers.decision.patterns import phrase_lead_literals
 from workers.decision.policy import TopicRule
@@ -172,7 +173,8 @@ class Taxonomy:
     Most messages touch no topic, and a regular-expression search is the costly part, so only
     the phrases whose first word the message has are searched (phrases whose start is not a
     plain word are always searched). A topic with several candidate phrases is searched with
-    one alternation of just those, compiled once and cached.
+    one alternation of just those, compiled once and cached, as is the list of searches for each
+    set of candidates.
     """
 
     _CACHE_LIMIT = 4096
@@ -182,6 +184,7 @@ class Taxonomy:
         self.topics = tuple(topics)
         self._always: dict[int, list[int]] = {}
         self._patterns: dict[tuple[int, tuple[int, ...]], re.Pattern[str]] = {}
+        self._plans: dict[frozenset[tuple[int, int]], list[tuple[TopicRule, re.Pattern[str]]]] = {}
         self._word_cache: dict[str, tuple[tuple[int, int], ...]] = {}
         self._inert: set[str] = set()
         by_prefix: dict[str, list[tuple[int, int]]] = {}
@@ -229,21 +232,27 @@ class Taxonomy:
             return set(_WORD_RUN.findall(folded))
         return set(" ".join(tokens).replace("'", " ").split())
 
-    def _candidate_phrases(
-        self, folded: str, tokens: list[str] | None = None
-    ) -> dict[int, set[int]]:
-        found: dict[int, set[int]] = {topic: set(p) for topic, p in self._always.items()}
-        for word in self._words(folded, tokens).difference(self._inert):
-            for topic, phrase in self._word_targets(word):
-                if topic in found:
-                    found[topic].add(phrase)
-                else:
-                    found[topic] = {phrase}
-        return found
+    def _candidate_key(self, folded: str, tokens: list[str] | None) -> frozenset[tuple[int, int]]:
+        """The (topic, phrase) pairs that can start at one of ``folded``'s words."""
+        words = self._words(folded, tokens).difference(self._inert)
+        return frozenset(chain.from_iterable(map(self._word_targets, words)))
+
+    def _searches(self, key: frozenset[tuple[int, int]]) -> list[tuple[TopicRule, re.Pattern[str]]]:
+        """The searches for the candidate pairs ``key`` (and the phrases always searched): one
+        pattern per topic, in taxonomy order. Cached: messages share their candidate sets."""
+        searches = self._plans.get(key)
+        if searches is None:
+            found: dict[int, set[int]] = {topic: set(p) for topic, p in self._always.items()}
+            for topic, phrase in key:
+                found.setdefault(topic, set()).add(phrase)
+            searches = [(self.topics[i], self._pattern(i, found[i])) for i in sorted(found)]
+            if len(self._plans) < self._CACHE_LIMIT:
+                self._plans[key] = searches
+        return searches
 
     def candidates(self, folded: str) -> list[int]:
         """Indexes of the topics worth searching in ``folded``, in taxonomy order."""
-        return sorted(self._candidate_phrases(folded))
+        return sorted({*self._always, *(topic for topic, _ in self._candidate_key(folded, None))})
 
     def _pattern(self, topic: int, phrases: set[int]) -> re.Pattern[str]:
         rule = self.topics[topic]
@@ -262,9 +271,7 @@ class Taxonomy:
         """Every topic whose phrases match ``folded`` (normalised text), in taxonomy order,
         unless every hit is inside a hypothetical question (see ``is_hypothetical_sentence``).
         ``tokens`` is ``words(folded)`` when the caller already has it."""
-        found = self._candidate_phrases(folded, tokens)
-        searches = [(self.topics[i], self._pattern(i, found[i])) for i in sorted(found)]
-        return _keep_real(folded, searches)
+        return _keep_real(folded, self._searches(self._candidate_key(folded, tokens)))
 
     def find_exhaustively(self, folded: str) -> list[TopicHit]:
         """``find`` without the index: every topic searched (the reference for tests)."""
