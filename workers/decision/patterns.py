@@ -124,8 +124,8 @@ class GatedPattern:
 
 def screen(gate: Iterable[str]) -> re.Pattern[str]:
     """One literal alternation finding any of ``gate`` in a single scan: faster than an ``in``
-    test per string from two strings on. A string that contains another is left out (where it
-    occurs, so does the shorter one)."""
+    test per string, on the shipped gates of 1 to 45 strings. A string that contains another is
+    left out (where it occurs, so does the shorter one)."""
     kept = {part for part in gate if not any(other != part and other in part for other in gate)}
     return re.compile("|".join(map(re.escape, sorted(kept, key=lambda part: (-len(part), part)))))
 
