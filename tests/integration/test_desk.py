@@ -304,23 +304,22 @@ def test_desk_tail_once_shows_the_queue_in_service_order(deployment: Deployment)
 def test_desk_tail_refreshes_until_interrupted(deployment: Deployment) -> None:
     _enqueue(deployment, [escalation(1, "general", 2)])
     env = {**os.environ, **deployment.env(free_port())}
-    watcher = redis.Redis.from_url(deployment.redis_url)
-    before = int(watcher.info("clients")["connected_clients"])
-    live = subprocess.Popen(
-        [str(ESCALATOR), "desk", "tail", "general", "--interval", "0.2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        # Ctrl-C as at a terminal, even when the suite runs where SIGINT is ignored (a job
-        # started in the background by a script): Python then never raises KeyboardInterrupt.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    # Ctrl-C while the command still starts (a fresh checkout compiles its modules first) is
-    # an interrupted start, exit 130; this test is about a tail that is running: it has
-    # connected to Redis, then refreshed a few times.
-    assert wait_for(lambda: int(watcher.info("clients")["connected_clients"]) > before, 60)
-    watcher.close()
+    with redis.Redis.from_url(deployment.redis_url) as watcher:
+        before = int(watcher.info("clients")["connected_clients"])
+        live = subprocess.Popen(
+            [str(ESCALATOR), "desk", "tail", "general", "--interval", "0.2"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            # Ctrl-C as at a terminal, even when the suite runs where SIGINT is ignored (a job
+            # started in the background by a script): Python then never raises KeyboardInterrupt.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        # Ctrl-C while the command still starts (a fresh checkout compiles its modules first) is
+        # an interrupted start, exit 130; this test is about a tail that is running: it has
+        # connected to Redis, then refreshed a few times.
+        assert wait_for(lambda: int(watcher.info("clients")["connected_clients"]) > before, 60)
     time.sleep(1)
     assert live.poll() is None, "it keeps refreshing"
     live.send_signal(signal.SIGINT)

@@ -209,15 +209,12 @@ class TextModel:
         limit = self.threshold if threshold is None else threshold
         if limit >= 1.0:
             return None
-        if limit > 0.0:
-            floor = _logit(limit)
-            if self.top_bias + sum(map(self.ceiling.get, grams, repeat(0.0))) < floor:
-                return None
-            scores = self._scores(grams)
-            if max(scores[1:]) < floor:  # the labels' own scores: the same bound, now exact
-                return None
-        else:
-            scores = self._scores(grams)
+        floor = _logit(limit) if limit > 0.0 else -math.inf  # a threshold of 0 passes all
+        if self.top_bias + sum(map(self.ceiling.get, grams, repeat(0.0))) < floor:
+            return None
+        scores = self._scores(grams)
+        if max(scores[1:]) < floor:  # the labels' own scores: the same bound, now exact
+            return None
         found = self._predict(grams, scores, limit, skip)
         return found if found.label is not None else None
 
