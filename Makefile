@@ -9,7 +9,7 @@ APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 # $(call debian,COMMAND,PACKAGE): install PACKAGE unless COMMAND is on the PATH.
 debian = command -v $(1) >/dev/null || ($(APT_GET) update && $(APT_GET) install -y --no-install-recommends $(2))
 
-.PHONY: demo test tools redis lint typecheck unit integration schemas bench profile eval models clean
+.PHONY: demo demo-kafka test tools redis lint typecheck unit integration schemas bench profile eval models clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,15 +21,24 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) redis
 	$(BIN)/escalator demo
 
+## demo-kafka: the same demo on a single-node Apache Kafka (jars from Maven Central, once)
+demo-kafka: $(STAMP) redis
+	@$(call debian,java,openjdk-17-jre-headless)
+	@$(call debian,mvn,maven)
+	$(BIN)/escalator demo --broker kafka
+
 ## test: lint, type-check, then the whole suite (unit + real broker + real Redis)
 test: $(STAMP) tools lint typecheck
 	$(BIN)/pytest
 
 ## tools: what the suite drives besides Python, from Debian's packages when missing:
-## redis-server (the suite starts its own on free ports), Chromium (the live board's browser
-## tests) and promtool (the alert rules' tests)
+## redis-server (the suite starts its own on free ports), Java and Maven (the suite assembles
+## Apache Kafka from Maven Central and runs it), Chromium (the live board's browser tests) and
+## promtool (the alert rules' tests)
 tools:
 	@$(call debian,redis-server,redis-server)
+	@$(call debian,java,openjdk-17-jre-headless)
+	@$(call debian,mvn,maven)
 	@$(call debian,chromium,chromium)
 	@$(call debian,promtool,prometheus)
 

@@ -33,8 +33,10 @@ from workers.settings import Settings, load_settings
 from workers.stream.topics import ensure_topics
 
 # Records pre-produced for the throughput and memory runs carry event times this far ahead of
-# the wall clock: the worker's ticks compare event times with the wall clock, and no session
-# may expire or breach its SLA while the bench runs, or runs would do unequal work.
+# the wall clock, and the states the memory bench writes straight to the changelog take them as
+# their arrival times: no session may expire or breach its SLA while the bench runs, or runs
+# would do unequal work. (Through a worker, the SLA counts from the enqueue and idleness from
+# the arrival, on its clock: 60 s and 30 min at the least, longer than a throughput run.)
 EVENT_TIME_LEAD = timedelta(hours=2)
 PRODUCE_CHUNK = 5_000
 POLL_SECONDS = 0.05

@@ -180,7 +180,10 @@ def _computed_states(sessions: int, partitions: int) -> Iterator[tuple[int, byte
             if state is not None:
                 yield _stored(engine, state, partitions)
             session_id, state = parsed.session_id, None
-        state = engine.apply(state, parsed).state
+        # The worker's clock at each event is the event's time (ahead of the wall clock, see
+        # EVENT_TIME_LEAD): the state carries the arrival time a worker stores, and nothing
+        # computed here expires while the bench runs.
+        state = engine.apply(state, parsed, parsed.ts).state
     if state is not None:
         yield _stored(engine, state, partitions)
 

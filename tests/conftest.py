@@ -1,5 +1,5 @@
-"""Shared fixtures: the real embedded broker, the suite's own real Redis, and isolated
-deployments."""
+"""Shared fixtures: the real brokers (the embedded Tansu and Apache Kafka), the suite's own real
+Redis, and isolated deployments."""
 
 import uuid
 from collections.abc import Iterator
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support import Deployment, restart_clock
-from workers.embedded import EmbeddedBroker, EmbeddedRedis
+from tests.support import TEST_BROKERS, Deployment, restart_clock
+from workers.embedded import BrokerProcess, EmbeddedBroker, EmbeddedRedis, KafkaBroker
 from workers.queues import QueueKeys
 
 
@@ -35,11 +35,18 @@ def redis_client(redis_server: EmbeddedRedis) -> Iterator["redis.Redis"]:
     client.close()
 
 
-@pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    """One embedded Tansu broker for the session, on a free port."""
-    log = tmp_path_factory.mktemp("broker") / "tansu.log"
-    with EmbeddedBroker(log_path=log) as running:
+@pytest.fixture(scope="session", params=TEST_BROKERS)
+def broker(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BrokerProcess]:
+    """One broker for the session, on free ports: the tests using it run once per broker
+    (pytest runs all of one broker's before starting the next)."""
+    running: BrokerProcess
+    if request.param == "kafka":
+        running = KafkaBroker(tmp_path_factory.mktemp("kafka"))
+    else:
+        running = EmbeddedBroker(log_path=tmp_path_factory.mktemp("broker") / "tansu.log")
+    with running:
         yield running
 
 
@@ -55,7 +62,7 @@ def queue_keys(redis_client: "redis.Redis") -> Iterator[QueueKeys]:
 
 @pytest.fixture
 def deployment(
-    broker: EmbeddedBroker, redis_url: str, redis_client: "redis.Redis", tmp_path: Path
+    broker: BrokerProcess, redis_url: str, redis_client: "redis.Redis", tmp_path: Path
 ) -> Iterator[Deployment]:
     """A fresh deployment; its workers are stopped and its Redis keys removed afterwards."""
     deployed = Deployment(broker=broker, redis_url=redis_url, redis=redis_client, workdir=tmp_path)
@@ -67,11 +74,20 @@ def deployment(
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The fault-injection suite's outcome, one row per fault test, and the post-mortems of
     stalled workers (tests/faults.py)."""
-    from tests.faults import POST_MORTEMS, RESULTS, results_table
+    from tests.faults import POST_MORTEMS, RESTART_TIMINGS, RESULTS, results_table
 
-    if RESULTS:
-        terminalreporter.write_sep("=", "injected faults: escalations in Redis")
-        terminalreporter.write_line(results_table(RESULTS))
+    for broker in sorted({result.broker for result in RESULTS}):
+        name = "Apache Kafka" if broker == "kafka" else "the embedded broker (Tansu)"
+        terminalreporter.write_sep("=", f"injected faults on {name}: escalations in Redis")
+        terminalreporter.write_line(results_table([r for r in RESULTS if r.broker == broker]))
+    if RESTART_TIMINGS:
+        terminalreporter.write_sep("=", "a worker restarted under traffic (Apache Kafka)")
+        for timing in RESTART_TIMINGS:
+            terminalreporter.write_line(
+                f"{timing.membership} membership: every request sent during the restart "
+                f"escalated {timing.seconds:.1f} s after the stop; the other worker's group "
+                f"generation moved {timing.generations} time(s)"
+            )
     for text in POST_MORTEMS:
         terminalreporter.write_sep("=", "post-mortem of a worker that stopped making progress")
         terminalreporter.write_line(text)

@@ -18,16 +18,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import redis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
 from schemas.escalation import Escalation
 from schemas.inbound import InboundEvent
-from tests.support import wait_for
+from tests.support import PARTITIONS, Deployment, wait_for
 from workers.decision import DecisionEngine, SessionState
 from workers.decision.policy import load_policy
 from workers.embedded import WorkerProcess
 from workers.intake import parse_record
+from workers.queues.reader import queued_escalations
 from workers.replay import Replayer
 
 # The SLA watchdog would raise (and replace) an escalation nobody accepts within its queue's SLA
@@ -140,12 +142,15 @@ def tally(expected: Expected, entries: list[tuple[str, Escalation]]) -> Tally:
 
 @dataclass(frozen=True)
 class FaultResult:
+    broker: str
     fault: str
     events_sent: int
     expected: int
     delivered: int
     lost: int
     duplicated: int
+    read_back: int
+    already_applied: int
 
 
 RESULTS: list[FaultResult] = []
@@ -154,16 +159,28 @@ RESULTS: list[FaultResult] = []
 POST_MORTEMS: list[str] = []
 
 
-def record_result(fault: str, events_sent: int, expected: Expected, counted: Tally) -> None:
-    """Remember one fault test's outcome for the end-of-run table."""
+def record_result(
+    broker: str,
+    fault: str,
+    events_sent: int,
+    expected: Expected,
+    counted: Tally,
+    repairs: dict[str, int],
+) -> None:
+    """Remember one fault test's outcome for the end-of-run table of its broker, with what
+    the workers still running repaired: records read back (committed or passed over without
+    being applied) and records handed over again that were applied already."""
     RESULTS.append(
         FaultResult(
+            broker=broker,
             fault=fault,
             events_sent=events_sent,
             expected=len(expected.escalations),
             delivered=counted.delivered,
             lost=counted.lost,
             duplicated=counted.duplicated,
+            read_back=repairs["records_read_back"],
+            already_applied=repairs["records_already_applied"],
         )
     )
 
@@ -177,10 +194,12 @@ def results_table(results: list[FaultResult]) -> str:
         "delivered",
         "lost",
         "duplicated",
+        "read back",
+        "skipped as applied",
     )
     rows = [
         (r.fault, str(r.events_sent), str(r.expected), str(r.delivered), str(r.lost),
-         str(r.duplicated))
+         str(r.duplicated), str(r.read_back), str(r.already_applied))
         for r in results
     ]  # fmt: skip
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
@@ -198,6 +217,39 @@ def results_table(results: list[FaultResult]) -> str:
         + "|"
     )
     return "\n".join([line(header), rule, *(line(row) for row in rows)])
+
+
+def assert_exactly_once(
+    fault: str, sent: int, expected: Expected, deployment: Deployment, client: "redis.Redis"
+) -> None:
+    """Wait for every expected escalation, then check none is lost or duplicated; record it."""
+    assert wait_until(
+        lambda: tally(expected, queued_escalations(client, deployment.keys)).lost == 0,
+        timeout=60,
+    )
+    counted = tally(expected, queued_escalations(client, deployment.keys))
+    running = [worker for worker in deployment.workers if not worker.exited]
+    repairs = {
+        name: sum(stat(worker, name) for worker in running)
+        for name in ("records_read_back", "records_already_applied")
+    }
+    record_result(deployment.broker.profile, fault, sent, expected, counted, repairs)
+    assert counted.lost == 0
+    assert counted.duplicated == 0
+    assert counted.unexpected == 0
+
+
+@dataclass(frozen=True)
+class RestartTiming:
+    """A worker restart under traffic (tests/integration/test_kafka.py): how long until every
+    request sent meanwhile was escalated, and how often the other worker's group rebalanced."""
+
+    membership: str
+    seconds: float
+    generations: int
+
+
+RESTART_TIMINGS: list[RestartTiming] = []
 
 
 def stat(worker: WorkerProcess, name: str) -> int:
@@ -249,9 +301,24 @@ def session_state(worker: WorkerProcess, session: str) -> SessionState | None:
     return SessionState.from_json_dict(body) if status == 200 else None
 
 
+def without_worker_clock(state: SessionState | None) -> SessionState | None:
+    """The state without what the worker's clock wrote (when it saw the session, when it
+    enqueued the escalation): the offline replay has no such clock."""
+    if state is None:
+        return None
+    return state.model_copy(update={"seen_at": None, "escalated_at": None})
+
+
+def state_matches(worker: WorkerProcess, expected: Expected, session: str) -> bool:
+    """The session's stored state equals the offline replay's, the worker's clock aside."""
+    return without_worker_clock(session_state(worker, session)) == without_worker_clock(
+        expected.states[session]
+    )
+
+
 def states_match(worker: WorkerProcess, expected: Expected, sessions: list[str]) -> bool:
     """Every sampled session's stored state equals the offline replay's."""
-    return all(session_state(worker, s) == expected.states[s] for s in sessions)
+    return all(state_matches(worker, expected, s) for s in sessions)
 
 
 def sample(expected: Expected, size: int = 24) -> list[str]:
@@ -307,14 +374,16 @@ def commit_past_everything(bootstrap: str, group: str, topic: str) -> int:
 
 
 def committed_total(bootstrap: str, group: str, topic: str) -> int:
-    """The sum of ``group``'s committed offsets over ``topic``'s partitions."""
+    """The sum of ``group``'s committed offsets over ``topic``'s partitions (a deployment's
+    topics have ``PARTITIONS``; Apache Kafka tells a consumer only of topics it asked about)."""
 
     async def read() -> int:
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
         await consumer.start()
         try:
-            partitions = consumer.partitions_for_topic(topic) or set()
-            offsets = [await consumer.committed(TopicPartition(topic, p)) for p in partitions]
+            offsets = [
+                await consumer.committed(TopicPartition(topic, p)) for p in range(PARTITIONS)
+            ]
             return sum(offset or 0 for offset in offsets)
         finally:
             await consumer.stop()

@@ -4,13 +4,15 @@ read-back and state writes (the decisions and the Redis queues are the real ones
 import json
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from tests.support import chat
 from workers.decision import DecisionEngine
 from workers.decision.policy import load_policy
+from workers.metrics import NO_METRICS, PipelineObserver
 from workers.queues import AgentQueueWriter, QueueKeys
-from workers.stream.pipeline import Pipeline
+from workers.stream.pipeline import Pipeline, utc_now
 
 CHAT = "chat-events"
 TICKS = "ticks"
@@ -84,6 +86,8 @@ def pipeline(
     offsets: Store,
     broker: Broker | None,
     wait_written: Callable[[], Awaitable[None]] | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    metrics: PipelineObserver = NO_METRICS,
 ) -> Pipeline:
     async def discard(key: bytes | None, value: bytes) -> None:
         return None
@@ -103,6 +107,8 @@ def pipeline(
         max_record_bytes=64 * 1024,
         max_word_chars=1000,
         retry_ceiling_seconds=1.0,
+        clock=clock,
+        metrics=metrics,
     )
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from schemas.escalation import Escalation
-from workers.embedded import EmbeddedBroker, WorkerProcess, free_port
+from workers.embedded import BrokerProcess, WorkerProcess, free_port
 from workers.embedded.feed import Record, event_record, produce
 from workers.queues import QueueKeys
 from workers.queues.reader import queued_escalations
@@ -23,6 +23,17 @@ from workers.settings import Settings, load_settings
 from workers.stream.topics import ensure_topics
 
 PARTITIONS = 4
+# Every test that takes the ``broker`` fixture (``deployment`` does) runs on each broker named
+# here: the embedded Tansu and Apache Kafka. ESCALATOR_TEST_BROKERS=tansu (or kafka) narrows a
+# local run to one.
+TEST_BROKERS = os.environ.get("ESCALATOR_TEST_BROKERS", "tansu,kafka").split(",")
+# On Apache Kafka, the embedded profile's group timeouts rather than production's 60 s: a
+# SIGKILLed worker's partitions move within seconds, as the fault tests expect on both brokers.
+KAFKA_TEST_TIMEOUTS = {
+    "ESCALATOR_REBALANCE_TIMEOUT_SECONDS": "10",
+    "ESCALATOR_SESSION_TIMEOUT_SECONDS": "10",
+    "ESCALATOR_HEARTBEAT_INTERVAL_SECONDS": "1",
+}
 
 
 def environment_with_redis(url: str) -> dict[str, str]:
@@ -46,7 +57,7 @@ class Deployment:
     """An isolated escalator deployment on the shared broker and Redis: its own app id,
     topics and Redis prefix, so tests never see each other's data."""
 
-    broker: EmbeddedBroker
+    broker: BrokerProcess
     redis_url: str
     redis: "redis.Redis"
     workdir: Path
@@ -86,6 +97,8 @@ class Deployment:
         return {
             "ESCALATOR_APP_ID": self.name,
             "ESCALATOR_BROKER_URL": self.broker.url,
+            "ESCALATOR_BROKER_PROFILE": self.broker.profile,
+            **(KAFKA_TEST_TIMEOUTS if self.broker.profile == "kafka" else {}),
             "ESCALATOR_REDIS_URL": self.redis_url,
             "ESCALATOR_REDIS_PREFIX": self.name,
             "ESCALATOR_CHAT_EVENTS_TOPIC": self.chat_topic,
@@ -149,16 +162,15 @@ class Deployment:
 async def _read_topic(
     bootstrap: str, topic: str, minimum: int, seconds: float
 ) -> list[tuple[bytes | None, bytes]]:
-    """Every record of ``topic`` from the beginning, once at least ``minimum`` are there."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    """Every record of ``topic`` from the beginning, once at least ``minimum`` are there.
+    Subscribed without a group, the consumer is given every partition once the broker's
+    metadata has the topic (Apache Kafka has it a moment after the topic is created)."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     records: list[tuple[bytes | None, bytes]] = []
     try:
-        await consumer.topics()  # fetch metadata for every topic
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
         deadline = time.monotonic() + seconds
         while len(records) < minimum and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=500)
@@ -169,8 +181,8 @@ async def _read_topic(
     return records
 
 
-# Event times near the wall clock: the worker's ticks raise escalations waiting past their SLA
-# and expire idle sessions, both measured from event times.
+# Event times near the wall clock, as live traffic has them (the worker measures SLAs and
+# idleness on its own clock, so the tests of old event times set theirs on purpose).
 class _Clock:
     """The start of the current test; reset before each test (see conftest.py), so event
     times stay near the wall clock however long the suite runs."""

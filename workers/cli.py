@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from workers.errors import EscalatorError
 from workers.logs import configure_logging, worker_logging
 from workers.services import require_broker, require_redis
-from workers.settings import Settings, load_settings
+from workers.settings import BrokerProfile, Settings, load_settings
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -53,12 +53,25 @@ def _run_worker(settings: Settings) -> int:
     return 0
 
 
-def _run_broker(port: int) -> int:
-    from workers.embedded import EmbeddedBroker
+def _run_broker(port: int, kafka: bool, data: Path) -> int:
+    from workers.embedded import BrokerProcess, EmbeddedBroker, KafkaBroker
+    from workers.embedded.kafka_broker import kafka_libs
 
-    broker = EmbeddedBroker(port=port).start()
-    print(f"embedded broker (Tansu) listening: ESCALATOR_BROKER_URL={broker.url}", flush=True)
-    print("topics live in memory and are lost when it stops; Ctrl-C to stop", flush=True)
+    broker: BrokerProcess
+    if kafka:
+        kafka_libs(announce=lambda line: print(line, flush=True))
+        print(f"Apache Kafka (KRaft, one node) starting, its log under {data}...", flush=True)
+        broker = KafkaBroker(data, port=port).start()
+        print(
+            f"Apache Kafka listening: ESCALATOR_BROKER_URL={broker.url} "
+            "ESCALATOR_BROKER_PROFILE=kafka",
+            flush=True,
+        )
+        print(f"topics are kept in {data}; broker log: {broker.log_path}; Ctrl-C to stop")
+    else:
+        broker = EmbeddedBroker(port=port).start()
+        print(f"embedded broker (Tansu) listening: ESCALATOR_BROKER_URL={broker.url}", flush=True)
+        print("topics live in memory and are lost when it stops; Ctrl-C to stop", flush=True)
     stopped = asyncio.Event()
     loop = asyncio.new_event_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -180,10 +193,10 @@ def _run_schemas(check: bool) -> int:
     return 0
 
 
-def _run_demo(timeout: float) -> int:
+def _run_demo(timeout: float, broker: str) -> int:
     from workers.demo import run_demo
 
-    return run_demo(timeout_seconds=timeout)
+    return run_demo(timeout_seconds=timeout, broker_profile=BrokerProfile(broker))
 
 
 def _run_eval(
@@ -261,10 +274,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     broker = commands.add_parser(
-        "broker", help="run the embedded Kafka-compatible broker (Tansu) in the foreground"
+        "broker",
+        help="run a broker in the foreground: the embedded Tansu, or Apache Kafka (--kafka)",
+        description="Runs a broker on loopback until Ctrl-C. By default the embedded Tansu "
+        "(topics in memory, lost when it stops); with --kafka a single-node Apache Kafka in "
+        "KRaft mode, its jars fetched from Maven Central once (Java 17+ and Maven needed), its "
+        "topics kept under --data.",
     )
     broker.add_argument(
         "--port", type=int, default=9092, help="loopback port to listen on (default 9092)"
+    )
+    broker.add_argument(
+        "--kafka", action="store_true", help="run Apache Kafka instead of the embedded broker"
+    )
+    broker.add_argument(
+        "--data",
+        type=Path,
+        default=Path(".escalator/kafka"),
+        help="with --kafka: where its log lives (default .escalator/kafka)",
     )
 
     replay = commands.add_parser(
@@ -296,6 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--timeout", type=float, default=120.0, help="give up after this many seconds (default 120)"
+    )
+    demo.add_argument(
+        "--broker",
+        choices=[profile.value for profile in BrokerProfile],
+        default=BrokerProfile.EMBEDDED.value,
+        help="embedded (Tansu, default) or kafka (a single-node Apache Kafka from Maven Central)",
     )
 
     policy = commands.add_parser(
@@ -450,11 +483,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "schemas":
             return _run_schemas(args.check)
         if args.command == "demo":
-            return _run_demo(args.timeout)
+            return _run_demo(args.timeout, args.broker)
         if args.command == "policy":
             return _run_policy(args.action, getattr(args, "file", None))
         if args.command == "broker":
-            return _run_broker(args.port)
+            return _run_broker(args.port, args.kafka, args.data)
         if args.command == "eval":
             return _run_eval(args.data, args.json, args.markdown, args.limit, args.conversations)
         settings = load_settings()

@@ -1,13 +1,15 @@
 """``escalator demo``: the whole pipeline on the embedded defaults, watched live.
 
-Starts the embedded broker, uses the Redis at ``REDIS_URL`` (or starts a private one when none
-answers there), starts a worker, replays the bundled sample conversations into the chat-events
-topic and shows each escalation as it lands in Redis. Everything it started is stopped at the
-end; logs stay under ``.escalator/logs``.
+Starts the embedded broker (or, with ``--broker kafka``, a single-node Apache Kafka), uses the
+Redis at ``REDIS_URL`` (or starts a private one when none answers there), starts a worker,
+replays the bundled sample conversations into the chat-events topic and shows each escalation
+as it lands in Redis. Everything it started is stopped at the end; logs stay under
+``.escalator/logs``.
 """
 
 import asyncio
 import json
+import shutil
 import time
 from datetime import UTC, datetime
 from importlib import resources
@@ -21,14 +23,15 @@ from rich.text import Text
 
 from schemas.escalation import Escalation
 from workers.decision import DecisionEngine
-from workers.embedded import EmbeddedBroker, WorkerProcess, free_port
+from workers.embedded import BrokerProcess, EmbeddedBroker, KafkaBroker, WorkerProcess, free_port
 from workers.embedded.feed import event_record, produce
+from workers.embedded.kafka_broker import kafka_libs
 from workers.intake import parse_record
 from workers.queues import QueueKeys
 from workers.queues.reader import queued_escalations
 from workers.replay import Replayer
 from workers.services import answering_redis
-from workers.settings import Settings, load_settings
+from workers.settings import BrokerProfile, Settings, load_settings
 from workers.stream.topics import ensure_topics
 
 RUN_DIR = Path(".escalator")
@@ -134,13 +137,18 @@ async def _watch(
     return seen
 
 
-def run_demo(timeout_seconds: float = 120.0, console: Console | None = None) -> int:
+def run_demo(
+    timeout_seconds: float = 120.0,
+    console: Console | None = None,
+    broker_profile: BrokerProfile = BrokerProfile.EMBEDDED,
+) -> int:
     """Run the demo; 0 when every expected escalation reached Redis exactly once."""
     console = console or Console()
     broker_port = free_port()
     configured = load_settings(
         app_id="escalator-demo",
         broker_url=f"kafka://127.0.0.1:{broker_port}",
+        broker_profile=broker_profile,
         redis_prefix=DEMO_PREFIX,
         partitions=DEMO_PARTITIONS,
         web_port=free_port(),
@@ -170,6 +178,7 @@ def _run(
     env = {
         "ESCALATOR_APP_ID": settings.app_id,
         "ESCALATOR_BROKER_URL": settings.broker_url,
+        "ESCALATOR_BROKER_PROFILE": settings.broker_profile.value,
         **settings.redis_environment(),
         "ESCALATOR_REDIS_PREFIX": settings.redis_prefix,
         "ESCALATOR_PARTITIONS": str(settings.partitions),
@@ -177,8 +186,7 @@ def _run(
         "ESCALATOR_WEB_PORT": str(settings.web_port),
         "ESCALATOR_DATA_DIR": str(settings.data_dir),
     }
-    with EmbeddedBroker(port=broker_port, log_path=logs / "broker.log") as broker:
-        console.print(f"embedded broker (Tansu) on {broker.bootstrap}")
+    with _broker(settings.broker_profile, broker_port, logs, console) as broker:
         asyncio.run(ensure_topics(settings))
         with WorkerProcess(env, logs / "worker.log") as worker:
             console.print("worker starting (joining its consumer group takes a few seconds)...")
@@ -199,7 +207,18 @@ def _run(
         if ok
         else "[red]escalations differ from the offline replay[/]"
     )
-    console.print(
-        f"{verdict}; {started} stopped. Logs: {logs / 'worker.log'}, {logs / 'broker.log'}"
-    )
+    console.print(f"{verdict}; {started} stopped. Logs: {logs / 'worker.log'}, {broker.log_path}")
     return 0 if ok else 1
+
+
+def _broker(profile: BrokerProfile, port: int, logs: Path, console: Console) -> BrokerProcess:
+    """The demo's broker, not started yet: Tansu, or a fresh one-node Apache Kafka (its log
+    formatted anew under .escalator/kafka)."""
+    if profile is BrokerProfile.KAFKA:
+        kafka_libs(announce=console.print)
+        workdir = RUN_DIR / "kafka"
+        shutil.rmtree(workdir, ignore_errors=True)
+        console.print(f"Apache Kafka (KRaft, one node) starting on 127.0.0.1:{port}...")
+        return KafkaBroker(workdir, port=port)
+    console.print(f"embedded broker (Tansu) on 127.0.0.1:{port}")
+    return EmbeddedBroker(port=port, log_path=logs / "broker.log")

@@ -21,7 +21,7 @@ from schemas.escalation import Escalation, ReasonCode
 from schemas.inbound import InboundEvent
 from schemas.lifecycle import HandoffEvent, HandoffStatus
 from schemas.trace import Verdict
-from workers.decision import Outcome
+from workers.decision import Outcome, Removal
 from workers.queues import QueueKeys
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
@@ -79,6 +79,9 @@ class PipelineObserver(Protocol):
         """An escalation entry was created in Redis (``replaces``: the one an SLA breach
         supersedes; ``produced_at``: the triggering record's Kafka timestamp in seconds)."""
 
+    def withdrawn(self, removal: Removal) -> None:
+        """An escalation's entry was taken out of its queue (or replaced by its re-raise)."""
+
     def dead_lettered(self, reason: str) -> None:
         """A record was sent to the dead-letter topic."""
 
@@ -98,6 +101,9 @@ class _NoMetrics:
     def enqueued(
         self, escalation: Escalation, replaces: Escalation | None, produced_at: float | None
     ) -> None:
+        """Nothing to record."""
+
+    def withdrawn(self, removal: Removal) -> None:
         """Nothing to record."""
 
     def dead_lettered(self, reason: str) -> None:
@@ -171,6 +177,18 @@ class WorkerMetrics:
             f"{PREFIX}_sessions_ended",
             'Sessions ended or expired; contained="true" if never escalated.',
             ["contained"],
+            registry=registry,
+        )
+        self.sessions_dropped = Counter(
+            f"{PREFIX}_sessions_dropped",
+            "Session states dropped, by reason (idle_expired, session_ended).",
+            ["reason"],
+            registry=registry,
+        )
+        self.escalations_withdrawn = Counter(
+            f"{PREFIX}_escalations_withdrawn",
+            "Escalation entries the worker took out of their queue, by reason.",
+            ["reason"],
             registry=registry,
         )
         self.containment_ratio = Gauge(
@@ -251,13 +269,15 @@ class WorkerMetrics:
             self.handoff_outcomes.labels(HANDOFF_OUTCOME_LABELS[event.status]).inc()
 
     def settled(self, outcome: Outcome) -> None:
-        """Count ended sessions (contained: never escalated) and the bot commands sent."""
+        """Count ended sessions (contained: never escalated) and dropped ones by reason, and
+        the bot commands sent."""
         if outcome.dropped:
             state = outcome.state
             contained = state.escalation is None and not state.closed_escalations
             self._ended += 1
             self._contained += contained
             self.sessions_ended.labels("true" if contained else "false").inc()
+            self.sessions_dropped.labels(outcome.removal).inc()
         for command in outcome.commands:
             self.bot_commands.labels(command.command.value).inc()
 
@@ -272,6 +292,10 @@ class WorkerMetrics:
             self.escalations.labels(reason.value, escalation.queue).inc()
         if produced_at is not None and produced_at > 0:
             self.produce_to_queue_seconds.observe(max(0.0, time.time() - produced_at))
+
+    def withdrawn(self, removal: Removal) -> None:
+        """Count one entry taken out of its queue."""
+        self.escalations_withdrawn.labels(removal.value).inc()
 
     def dead_lettered(self, reason: str) -> None:
         """Count one dead letter."""

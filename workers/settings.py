@@ -154,6 +154,14 @@ class Settings(BaseSettings):
     heartbeat_interval_seconds: float | None = Field(
         default=None, gt=0, description="Profile default."
     )
+    group_instance_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=249,
+        description="Static group membership (Apache Kafka): a name that stays with this "
+        "worker across restarts (e.g. a StatefulSet pod's name), so a worker back within the "
+        "session timeout takes its partitions again without a rebalance. Unique per worker.",
+    )
 
     @field_validator("broker_url")
     @classmethod
@@ -162,10 +170,11 @@ class Settings(BaseSettings):
             raise ValueError("must start with kafka://, e.g. kafka://127.0.0.1:9092")
         return value
 
-    @field_validator("redis_username", "redis_password", mode="before")
+    @field_validator("redis_username", "redis_password", "group_instance_id", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
-        """An empty ESCALATOR_REDIS_USERNAME / _PASSWORD means none (no AUTH is sent)."""
+        """An empty ESCALATOR_REDIS_USERNAME / _PASSWORD means none (no AUTH is sent); an
+        empty ESCALATOR_GROUP_INSTANCE_ID, dynamic membership."""
         return None if value == "" else value
 
     @property

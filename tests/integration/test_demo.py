@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support import environment_with_redis
+from tests.support import TEST_BROKERS, environment_with_redis
 from workers.embedded import free_port
 from workers.queues import QueueKeys
 from workers.queues.reader import queued_escalations
@@ -20,10 +20,12 @@ pytestmark = pytest.mark.integration
 DEMO_KEYS = QueueKeys("escalator-demo")
 
 
-def run_demo(cwd: Path, redis_url: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_demo(
+    cwd: Path, redis_url: str, broker: str = "embedded", **env: str
+) -> subprocess.CompletedProcess[str]:
     escalator = Path(sys.executable).parent / "escalator"
     return subprocess.run(
-        [str(escalator), "demo", "--timeout", "90"],
+        [str(escalator), "demo", "--timeout", "90", "--broker", broker],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -38,26 +40,40 @@ def listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+# What the demo says when it starts each broker, and where the broker's log stays.
+BROKER_STARTED = {
+    "embedded": r"embedded broker \(Tansu\) on 127\.0\.0\.1:(\d+)",
+    "kafka": r"Apache Kafka \(KRaft, one node\) starting on 127\.0\.0\.1:(\d+)",
+}
+BROKER_LOG = {"embedded": Path("logs/broker.log"), "kafka": Path("kafka/kafka.log")}
+DEMO_BROKERS = [
+    pytest.param(name, id=name)
+    for name, test_name in (("embedded", "tansu"), ("kafka", "kafka"))
+    if test_name in TEST_BROKERS
+]
+
+
 def assert_every_escalation_arrived_and_the_broker_stopped(
-    result: subprocess.CompletedProcess[str], cwd: Path
+    result: subprocess.CompletedProcess[str], cwd: Path, broker: str = "embedded"
 ) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all expected escalations arrived, once each" in result.stdout
     assert "demo-billing-loop" in result.stdout
     assert "stayed with the bot:" in result.stdout
     assert "demo-address-change" in result.stdout
-    port = re.search(r"embedded broker \(Tansu\) on 127\.0\.0\.1:(\d+)", result.stdout)
-    assert port is not None
+    port = re.search(BROKER_STARTED[broker], result.stdout)
+    assert port is not None, result.stdout
     assert not listening(int(port.group(1))), "demo left its broker running"
     assert (cwd / ".escalator" / "logs" / "worker.log").is_file()
-    assert (cwd / ".escalator" / "logs" / "broker.log").is_file()
+    assert (cwd / ".escalator" / BROKER_LOG[broker]).is_file()
 
 
+@pytest.mark.parametrize("broker", DEMO_BROKERS)
 def test_demo_uses_the_redis_that_answers(
-    tmp_path: Path, redis_url: str, redis_client: "redis.Redis"
+    tmp_path: Path, redis_url: str, redis_client: "redis.Redis", broker: str
 ) -> None:
-    result = run_demo(tmp_path, redis_url)
-    assert_every_escalation_arrived_and_the_broker_stopped(result, tmp_path)
+    result = run_demo(tmp_path, redis_url, broker)
+    assert_every_escalation_arrived_and_the_broker_stopped(result, tmp_path, broker)
     assert "private redis-server" not in result.stdout
     port = redis_url.rsplit(":", 1)[1].split("/")[0]
     assert f"Redis redis://127.0.0.1:{port}/0 (keys under 'escalator-demo:')" in result.stdout

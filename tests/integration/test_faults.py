@@ -21,14 +21,15 @@ import redis
 from tests.faults import (
     ESCALATING_TEXT,
     Expected,
+    assert_exactly_once,
     commit_past_everything,
     committed_total,
     post_mortem,
-    record_result,
     replay,
     sample,
     session_state,
     stat,
+    state_matches,
     states_match,
     tally,
     timestamp,
@@ -36,10 +37,9 @@ from tests.faults import (
     wait_until,
     write_policy,
 )
-from tests.support import Deployment
+from tests.support import TEST_BROKERS, Deployment
 from workers.decision import SessionState
-from workers.embedded import EmbeddedBroker, EmbeddedRedis
-from workers.queues.reader import queued_escalations
+from workers.embedded import BrokerProcess, EmbeddedBroker, EmbeddedRedis, KafkaBroker
 
 pytestmark = pytest.mark.integration
 
@@ -57,21 +57,6 @@ def faulty(deployment: Deployment, policy_file: Path) -> Deployment:
     """The shared-broker deployment, on the suite's long-SLA policy."""
     deployment.extra_env["ESCALATOR_POLICY_FILE"] = str(policy_file)
     return deployment
-
-
-def assert_exactly_once(
-    fault: str, sent: int, expected: Expected, deployment: Deployment, client: "redis.Redis"
-) -> None:
-    """Wait for every expected escalation, then check none is lost or duplicated; record it."""
-    assert wait_until(
-        lambda: tally(expected, queued_escalations(client, deployment.keys)).lost == 0,
-        timeout=60,
-    )
-    counted = tally(expected, queued_escalations(client, deployment.keys))
-    record_result(fault, sent, expected, counted)
-    assert counted.lost == 0
-    assert counted.duplicated == 0
-    assert counted.unexpected == 0
 
 
 # State written after every batch, and every 5 s (longer than the 1 s default): after the
@@ -262,7 +247,7 @@ def test_records_committed_past_without_being_applied_are_read_back(
 
 
 def test_broker_frozen_for_seconds(
-    faulty: Deployment, policy_file: Path, broker: EmbeddedBroker
+    faulty: Deployment, policy_file: Path, broker: BrokerProcess
 ) -> None:
     events, _ = traffic("freeze", SESSIONS, TURNS)
     expected = replay(events, policy_file)
@@ -283,14 +268,16 @@ def test_broker_frozen_for_seconds(
                         faulty.redis)  # fmt: skip
 
 
+@pytest.mark.skipif("tansu" not in TEST_BROKERS, reason="runs Tansu, not in this run")
 def test_broker_restart_loses_in_memory_state(
     redis_url: str, redis_client: "redis.Redis", tmp_path: Path, policy_file: Path
 ) -> None:
-    """Tansu keeps everything in memory: a restart loses topics, committed offsets and the
-    changelog. A worker running through it reconnects to a log that no longer has its
-    records, and may stall or skip (not a guarantee). Guaranteed: restart the broker, create
-    the topics, start the worker afresh: traffic is processed and escalated once, including
-    traffic sent before the new worker started; state from before is lost."""
+    """Tansu only (Apache Kafka keeps its log: the next test). Tansu keeps everything in
+    memory: a restart loses topics, committed offsets and the changelog. A worker running
+    through it reconnects to a log that no longer has its records, and may stall or skip (not
+    a guarantee). Guaranteed: restart the broker, create the topics, start the worker afresh:
+    traffic is processed and escalated once, including traffic sent before the new worker
+    started; state from before is lost."""
     with EmbeddedBroker(log_path=tmp_path / "tansu.log") as own_broker:
         deployment = Deployment(
             broker=own_broker, redis_url=redis_url, redis=redis_client, workdir=tmp_path
@@ -339,6 +326,46 @@ def test_broker_restart_loses_in_memory_state(
             # The changelog went with the broker: sessions from before are unknown now.
             assert session_state(worker, known) is None
             assert session_state(worker, sorted(expected_during.states)[0]) is None
+        finally:
+            deployment.cleanup()
+
+
+@pytest.mark.skipif("kafka" not in TEST_BROKERS, reason="runs Apache Kafka, not in this run")
+def test_kafka_broker_sigkill_mid_stream_then_restart_keeps_everything(
+    redis_url: str, redis_client: "redis.Redis", tmp_path: Path, policy_file: Path
+) -> None:
+    """Apache Kafka only (a restarted Tansu is empty: the previous test). The broker is
+    SIGKILLed while traffic flows and the worker runs, and comes back on the same port with
+    its log: the worker carries on, its states and offsets intact, every escalation once."""
+    with KafkaBroker(tmp_path / "kafka") as own_broker:
+        deployment = Deployment(
+            broker=own_broker, redis_url=redis_url, redis=redis_client, workdir=tmp_path
+        )
+        deployment.extra_env["ESCALATOR_POLICY_FILE"] = str(policy_file)
+        try:
+            deployment.create_topics()
+            events, _ = traffic("kbrk", SESSIONS, TURNS)
+            expected = replay(events, policy_file)
+            worker = deployment.start_worker()
+            first, second = events[: len(events) // 2], events[len(events) // 2 :]
+            deployment.send(first, burst=True)
+            assert wait_until(lambda: stat(worker, "events") >= len(first) // 2, timeout=60)
+            own_broker.kill()
+            time.sleep(3)  # the worker's fetches and writes fail meanwhile
+            own_broker.start()
+            deployment.send(second, burst=True)
+            watched = sample(expected)
+            assert wait_until(lambda: states_match(worker, expected, watched), 120), post_mortem(
+                worker
+            )
+            assert_exactly_once(
+                "broker SIGKILL mid-stream, restart (log kept)",
+                len(events),
+                expected,
+                deployment,
+                redis_client,
+            )
+            assert not worker.exited, "the worker rides out the broker's restart"
         finally:
             deployment.cleanup()
 
@@ -394,7 +421,7 @@ def test_out_of_order_and_redelivered_events(faulty: Deployment, policy_file: Pa
     faulty.send(filler, burst=True)
     faulty.send(late)
 
-    assert wait_until(lambda: session_state(worker, session) == expected.states[session], 30)
+    assert wait_until(lambda: state_matches(worker, expected, session), 30)
     state = session_state(worker, session)
     assert isinstance(state, SessionState)
     distinct = len({event["event_id"] for event in events})

@@ -34,6 +34,8 @@ COUNTERS = {
     "escalator_sla_breaches_total",
     "escalator_handoff_outcomes_total",
     "escalator_sessions_ended_total",
+    "escalator_sessions_dropped_total",
+    "escalator_escalations_withdrawn_total",
     "escalator_redis_errors_total",
     "escalator_bot_commands_total",
 }

@@ -48,16 +48,23 @@ def test_a_batch_writes_each_session_once_and_decides_as_one_by_one(
 ) -> None:
     events = escalating("a") + escalating("b")
     batched_sessions, batched_offsets, single_sessions = Store(), Store(), Store()
+    # The same worker clock for both runs: the states keep when the worker took each event.
+    taken = datetime.fromisoformat(events[-1]["ts"])
+
+    def clock() -> datetime:
+        return taken
 
     async def run() -> None:
-        batched = pipeline(redis_url, queue_keys, batched_sessions, batched_offsets, None)
+        batched = pipeline(
+            redis_url, queue_keys, batched_sessions, batched_offsets, None, clock=clock
+        )
         # Two batches, one flush: a session's events across both share one write.
         first, second = records(events)[:4], records(events)[4:]
         await batched.handle_batch(first)
         assert batched_sessions.writes == []
         await batched.handle_batch(second)
         await batched.flush()
-        single = pipeline(redis_url, queue_keys, single_sessions, Store(), None)
+        single = pipeline(redis_url, queue_keys, single_sessions, Store(), None, clock=clock)
         for record in records(events):
             await single.handle(record)
 

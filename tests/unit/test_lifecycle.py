@@ -2,6 +2,10 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from schemas.escalation import Escalation, ReasonCode
 from schemas.events import MessageEvent, Role
 from schemas.lifecycle import (
@@ -11,7 +15,7 @@ from schemas.lifecycle import (
     SessionAction,
     SessionEvent,
 )
-from workers.decision import DecisionEngine, Outcome, SessionState
+from workers.decision import DecisionEngine, Outcome, Removal, SessionState
 from workers.decision.policy import parse_policy
 from workers.decision.state import HandoffPhase
 
@@ -204,6 +208,7 @@ def test_idle_sessions_expire() -> None:
     assert not tick(state, HANDOFF.idle_expiry_seconds - 1).dropped
     expired = tick(state, HANDOFF.idle_expiry_seconds + 1)
     assert expired.dropped
+    assert expired.removal is Removal.IDLE_EXPIRED
     assert expired.withdraw is None
 
 
@@ -217,6 +222,7 @@ def test_an_idle_session_with_a_waiting_escalation_expires_later_and_leaves_the_
     )
     assert final.dropped
     assert final.withdraw == state.escalation
+    assert final.removal is Removal.IDLE_EXPIRED
 
 
 def test_session_end_drops_state_and_a_waiting_entry() -> None:
@@ -233,6 +239,7 @@ def test_session_end_drops_state_and_a_waiting_entry() -> None:
     )
     assert ended.dropped
     assert ended.withdraw == escalation
+    assert ended.removal is Removal.SESSION_ENDED
     started = ENGINE.apply(
         None,
         SessionEvent(
@@ -240,3 +247,160 @@ def test_session_end_drops_state_and_a_waiting_entry() -> None:
         ),
     )
     assert not started.dropped
+
+
+# -- the worker's clock: SLA from the enqueue, idleness from when events arrive ----------------
+
+ARRIVAL = T0 + timedelta(days=400)
+"""When the worker takes the events of the tests below: long after their own times."""
+# How old an event is when the worker takes it; negative: its producer's clock runs ahead.
+EVENT_AGES = st.timedeltas(min_value=timedelta(days=-1), max_value=timedelta(days=365))
+
+
+def say_aged(event_id: str, text: str, age: timedelta) -> MessageEvent:
+    """A customer message whose own time is ``age`` before it reaches the worker."""
+    return say(event_id, text, (ARRIVAL - age - T0).total_seconds())
+
+
+def enqueued_late(age: timedelta) -> tuple[SessionState, Escalation]:
+    """An escalation raised by an event ``age`` old when the worker took it at ARRIVAL."""
+    outcome = ENGINE.apply(None, say_aged("c1", "Can I talk to a person please?", age), ARRIVAL)
+    assert outcome.escalation is not None
+    return outcome.state, outcome.escalation
+
+
+@settings(max_examples=60, deadline=None)
+@given(age=EVENT_AGES, data=st.data())
+def test_an_escalation_enqueued_late_waits_its_whole_sla(
+    age: timedelta, data: st.DataObject
+) -> None:
+    state, escalation = enqueued_late(age)
+    sla = HANDOFF.sla_for(escalation.queue)
+    assert state.escalated_at == ARRIVAL, "the SLA counts from the enqueue"
+    assert escalation.created_at == state.last_ts, "the packet keeps the event's own time"
+    assert ENGINE.next_check(state) == ARRIVAL + timedelta(seconds=sla)
+    waited = timedelta(milliseconds=data.draw(st.integers(0, int(sla * 1000) - 1)))
+    early = ENGINE.tick(state, ARRIVAL + waited, "t-early")
+    assert early.deliver is None
+    assert not early.dropped
+    assert early.withdraw is None
+
+    due = ENGINE.tick(state, ARRIVAL + timedelta(seconds=sla), "t-due")
+    assert due.deliver is not None
+    assert due.replaces == escalation
+    assert due.removal is Removal.SLA_BREACH
+
+
+ONE_BREACH = DecisionEngine(parse_policy("[handoff]\nmax_sla_breaches = 1\n"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(age=EVENT_AGES, data=st.data())
+def test_an_escalation_enqueued_late_is_never_withdrawn_for_its_events_age(
+    age: timedelta, data: st.DataObject
+) -> None:
+    outcome = ONE_BREACH.apply(None, say_aged("c1", "agent please", age), ARRIVAL)
+    state, escalation = outcome.state, outcome.escalation
+    assert escalation is not None
+    ttl = ONE_BREACH.policy.handoff.open_escalation_expiry_seconds
+    idle = timedelta(seconds=data.draw(st.integers(0, int(ttl) - 1)))
+    before = ONE_BREACH.tick(state, ARRIVAL + idle, "t-before")
+    assert not before.dropped
+    assert before.withdraw is None
+
+    expired = ONE_BREACH.tick(before.state, ARRIVAL + timedelta(seconds=ttl), "t-expired")
+    assert expired.dropped
+    assert expired.withdraw == before.state.escalation
+    assert expired.removal is Removal.IDLE_EXPIRED
+
+
+@settings(max_examples=60, deadline=None)
+@given(age=EVENT_AGES)
+def test_idleness_counts_in_worker_time_from_the_last_event_taken(age: timedelta) -> None:
+    first = ENGINE.apply(None, say_aged("c1", "where is my parcel?", age), ARRIVAL)
+    later = ARRIVAL + timedelta(seconds=HANDOFF.idle_expiry_seconds / 2)
+    state = ENGINE.apply(first.state, say_aged("c2", "it was due monday", age), later).state
+    assert state.escalation is None
+    assert state.seen_at == later
+    ttl = timedelta(seconds=HANDOFF.idle_expiry_seconds)
+    assert ENGINE.next_check(state) == later + ttl
+    assert not tick(state, (later + ttl - T0).total_seconds() - 1).dropped
+    expired = tick(state, (later + ttl - T0).total_seconds())
+    assert expired.dropped
+    assert expired.removal is Removal.IDLE_EXPIRED
+    assert expired.withdraw is None
+
+
+def test_a_redelivered_event_does_not_refresh_idleness() -> None:
+    state, _ = enqueued_late(timedelta(days=2))
+    again = ENGINE.apply(
+        state,
+        say_aged("c1", "Can I talk to a person please?", timedelta(days=2)),
+        ARRIVAL + timedelta(hours=1),
+    )
+    assert again.duplicate
+    assert again.state == state
+
+
+def test_the_worker_clock_of_a_session_never_runs_backwards() -> None:
+    """After a rebalance the session's new worker may run a little behind the old one."""
+    state, _ = enqueued_late(timedelta(0))
+    behind = ENGINE.apply(
+        state, say_aged("c2", "hello?", timedelta(0)), ARRIVAL - timedelta(seconds=3)
+    )
+    assert behind.state.seen_at == ARRIVAL
+
+
+def test_desk_reports_and_session_events_count_as_activity() -> None:
+    state, escalation = enqueued_late(timedelta(days=2))
+    later = ARRIVAL + timedelta(hours=5)
+    accepted = ENGINE.apply(
+        state, report("h1", HandoffStatus.ACCEPTED, escalation, 30), later
+    ).state
+    assert accepted.seen_at == later
+    started = ENGINE.apply(
+        None,
+        SessionEvent(
+            event_id="start", session_id="s2", ts=T0, type="session", action=SessionAction.STARTED
+        ),
+        ARRIVAL,
+    )
+    assert ENGINE.next_check(started.state) == ARRIVAL + timedelta(
+        seconds=HANDOFF.idle_expiry_seconds
+    ), "a session known only from a session event expires too"
+
+
+def test_without_a_worker_clock_event_times_stand_in() -> None:
+    """Replay, evaluation and benchmarks: deterministic, as before the worker kept its clock
+    (and states stored before then expire by their event times, test_idle_sessions_expire)."""
+    state, escalation = escalated()
+    assert state.seen_at is None
+    assert state.escalated_at == T0
+    assert ENGINE.next_check(state) == T0 + timedelta(seconds=HANDOFF.sla_for(escalation.queue))
+
+
+@pytest.mark.parametrize(
+    ("status", "removal"),
+    [
+        (HandoffStatus.ACCEPTED, Removal.ACCEPTED),
+        (HandoffStatus.RESOLVED, Removal.RESOLVED),
+        (HandoffStatus.RETURNED_TO_BOT, Removal.RETURNED),
+        (HandoffStatus.ABANDONED, Removal.ABANDONED),
+    ],
+)
+def test_a_desk_report_on_a_waiting_escalation_says_why_it_leaves_the_queue(
+    status: HandoffStatus, removal: Removal
+) -> None:
+    state, escalation = escalated()
+    outcome = ENGINE.apply(state, report("h1", status, escalation, 30))
+    assert outcome.withdraw == escalation
+    assert outcome.removal is removal
+    assert not outcome.dropped
+
+
+def test_a_return_after_acceptance_withdraws_nothing() -> None:
+    state, escalation = escalated()
+    state = ENGINE.apply(state, report("h1", HandoffStatus.ACCEPTED, escalation, 5)).state
+    returned = ENGINE.apply(state, report("h2", HandoffStatus.RETURNED_TO_BOT, escalation, 9))
+    assert returned.withdraw is None
+    assert returned.removal is None

@@ -14,7 +14,7 @@ from schemas.escalation import Escalation
 from schemas.events import ActionEvent, MessageEvent, Role
 from schemas.inbound import InboundEvent
 from schemas.lifecycle import HandoffEvent, HandoffStatus, SessionAction, SessionEvent
-from workers.decision import DecisionEngine, Outcome, SessionState
+from workers.decision import DecisionEngine, Outcome, Removal, SessionState
 from workers.logs import JsonFormatter, RedactingFilter
 from workers.metrics import PartitionOffsets, WorkerMetrics
 from workers.queues import QueueKeys
@@ -77,6 +77,8 @@ def test_every_contract_family_is_exposed_from_the_start() -> None:
         "escalator_sla_breaches",
         "escalator_handoff_outcomes",
         "escalator_sessions_ended",
+        "escalator_sessions_dropped",
+        "escalator_escalations_withdrawn",
         "escalator_containment_ratio",
         "escalator_open_sessions",
         "escalator_queue_depth",
@@ -164,6 +166,31 @@ def test_handoffs_sla_breaches_bot_commands_and_ended_sessions() -> None:
     # The re-raise is a breach, not a second escalation per reason.
     reasons = [key for key in found if key[0] == "escalator_escalations_total"]
     assert len(reasons) == 1
+
+
+def test_dropped_sessions_and_withdrawn_entries_are_counted_by_reason() -> None:
+    metrics = WorkerMetrics()
+    escalating, escalation = run(metrics, None, say("e1", "Can I talk to a person please?", 0))
+    assert escalation is not None
+    ended, _ = run(
+        metrics,
+        escalating.state,
+        SessionEvent(
+            event_id="end", session_id="s", ts=T0, type="session", action=SessionAction.ENDED
+        ),
+    )
+    assert ended.withdraw == escalation
+    assert ended.removal is Removal.SESSION_ENDED
+    metrics.withdrawn(ended.removal)  # the pipeline's call, once Redis removed it
+    quiet, _ = run(metrics, None, say("q1", "What are your opening hours?", 0, "calm"))
+    expired = ENGINE.tick(quiet.state, T0 + timedelta(days=1), "tick-1")
+    metrics.settled(expired)
+
+    found = samples(metrics)
+    assert found[("escalator_sessions_dropped_total", (("reason", "session_ended"),))] == 1
+    assert found[("escalator_sessions_dropped_total", (("reason", "idle_expired"),))] == 1
+    withdrawn = ("escalator_escalations_withdrawn_total", (("reason", "session_ended"),))
+    assert found[withdrawn] == 1
 
 
 def test_containment_is_one_before_any_session_ends() -> None:

@@ -5,7 +5,8 @@ the benchmarks all run exactly the same code.
 """
 
 from workers.decision.engine import DecisionEngine, Outcome
+from workers.decision.lifecycle import Removal
 from workers.decision.policy import Policy, Route
 from workers.decision.state import SessionState
 
-__all__ = ["DecisionEngine", "Outcome", "Policy", "Route", "SessionState"]
+__all__ = ["DecisionEngine", "Outcome", "Policy", "Removal", "Route", "SessionState"]

@@ -30,7 +30,7 @@ from workers.decision import loops
 from workers.decision.evolve import construct, evolve
 from workers.decision.frustration import score_message
 from workers.decision.human_request import HumanRequest, detect_human_request, negated_before
-from workers.decision.lifecycle import Lifecycle, LifecycleResult, command_id_for
+from workers.decision.lifecycle import Lifecycle, LifecycleResult, Removal, command_id_for
 from workers.decision.models import ngrams_of, shared_model
 from workers.decision.policy import EvidenceKind, Policy, Route, TopicRule, default_policy
 from workers.decision.state import HandoffPhase, Observation, SessionState
@@ -96,7 +96,8 @@ class Outcome:
     the escalation the caller must (re)deliver: the new one, or, when the event is a
     redelivery of the one that triggered an escalation, that escalation again, so a crash
     between saving state and enqueueing cannot lose it; ``replaces`` names the escalation it
-    supersedes in the queues (an SLA breach), ``withdraw`` one to take out of them.
+    supersedes in the queues (an SLA breach), ``withdraw`` one to take out of them;
+    ``removal`` says why the state is dropped, or an escalation withdrawn or replaced.
     ``escalation`` is only ever new. ``commands`` go to the bot (pause, resume, notify).
     The trace record is built on request: the worker does not need it, replay does.
     """
@@ -115,6 +116,7 @@ class Outcome:
     replaces: Escalation | None = None
     withdraw: Escalation | None = None
     dropped: bool = False
+    removal: Removal | None = None
 
     @property
     def matrix(self) -> "MatrixScores":
@@ -148,6 +150,12 @@ def _shared(items: list[Evidence], threshold: float) -> list[Evidence]:
 
 def _bounded(items: list[T], item: T, limit: int) -> list[T]:
     return [*items, item][-limit:]
+
+
+def _latest(known: datetime | None, now: datetime) -> datetime:
+    """The later of two readings of the worker's clock: after a rebalance the session's new
+    worker may run a little behind the old one, and idleness must not grow backwards."""
+    return max(known, now) if known else now
 
 
 def _merge_facts(
@@ -241,8 +249,17 @@ class DecisionEngine:
             *(model.vocabulary for model in (self._request_model, self._topic_model) if model)
         )
 
-    def apply(self, state: SessionState | None, event: InboundEvent) -> Outcome:
-        """Fold ``event`` into ``state`` (None for a new session) and decide."""
+    def apply(
+        self, state: SessionState | None, event: InboundEvent, seen_at: datetime | None = None
+    ) -> Outcome:
+        """Fold ``event`` into ``state`` (None for a new session) and decide.
+
+        ``seen_at`` is the worker's clock as it takes the event. Idleness counts from it, and
+        an escalation the event raises is enqueued in the same step, so its SLA counts from it
+        too: event times may be days old on arrival. Without it (replay, evaluation,
+        benchmarks) the event's own time stands in, so those stay deterministic. A redelivered
+        event changes nothing, its time of arrival included.
+        """
         new = state is None
         state = state or _EMPTY_STATE
         if event.event_id in state.recent_event_ids:
@@ -250,7 +267,7 @@ class DecisionEngine:
         if isinstance(event, HandoffEvent | SessionEvent):
             if new:
                 state = evolve(state, {"session_id": event.session_id})
-            return self._lifecycle_event(state, event)
+            return self._lifecycle_event(state, event, seen_at)
 
         bounds = self.policy.bounds
         step = _Step(state, event)
@@ -263,6 +280,8 @@ class DecisionEngine:
             ),
             last_ts=max(state.last_ts, event.ts) if state.last_ts else event.ts,
         )
+        if seen_at is not None:
+            step.updates["seen_at"] = _latest(state.seen_at, seen_at)
         if event.channel:
             step.updates["channel"] = event.channel
         if event.locale:
@@ -306,7 +325,7 @@ class DecisionEngine:
                     {
                         "escalation": new_escalation,
                         "handoff": HandoffPhase.PENDING,
-                        "escalated_at": event.ts,
+                        "escalated_at": seen_at or event.ts,
                         "sla_breaches": 0,
                     },
                 )
@@ -926,18 +945,22 @@ class DecisionEngine:
         return self._lifecycle.next_check(state)
 
     def tick(self, state: SessionState, now: datetime, tick_id: str) -> Outcome:
-        """Apply a clock tick: SLA watchdog and expiry (timers cannot write state; ticks can)."""
+        """Apply a clock tick: SLA watchdog and expiry (timers cannot write state; ticks can).
+        ``now`` is the worker's clock, the one ``apply`` was given as ``seen_at``."""
         return self._lifecycle_outcome(state, tick_id, self._lifecycle.tick(state, now, tick_id))
 
-    def _lifecycle_event(self, state: SessionState, event: HandoffEvent | SessionEvent) -> Outcome:
-        noted = state.model_copy(
-            update={
-                "events_applied": state.events_applied + 1,
-                "recent_event_ids": _bounded(
-                    state.recent_event_ids, event.event_id, self.policy.bounds.recent_event_ids
-                ),
-            }
-        )
+    def _lifecycle_event(
+        self, state: SessionState, event: HandoffEvent | SessionEvent, seen_at: datetime | None
+    ) -> Outcome:
+        updates: dict[str, Any] = {
+            "events_applied": state.events_applied + 1,
+            "recent_event_ids": _bounded(
+                state.recent_event_ids, event.event_id, self.policy.bounds.recent_event_ids
+            ),
+        }
+        if seen_at is not None:
+            updates["seen_at"] = _latest(state.seen_at, seen_at)
+        noted = state.model_copy(update=updates)
         if isinstance(event, HandoffEvent):
             result = self._lifecycle.handoff(noted, event)
         else:
@@ -961,6 +984,7 @@ class DecisionEngine:
             commands=result.commands,
             replaces=result.replaces,
             withdraw=result.withdraw,
+            removal=result.removal,
         )
 
     def _redelivery(self, state: SessionState, event: InboundEvent) -> Outcome:

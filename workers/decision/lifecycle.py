@@ -5,11 +5,17 @@ session is handed back (resolved, returned or abandoned), a cooldown prevents pi
 evidence gathered so far is cleared, so a new escalation needs new evidence. An escalation
 nobody accepts within its queue's SLA is raised again with ``sla_breach``, and the customer is
 told what is happening. Idle sessions expire.
+
+Both clocks run in the worker's time, never in event times: the SLA from when the escalation
+reached its queue, idleness from when the worker last took an event of the session. Event
+times may be hours or days old on arrival (a backlog, replayed history, a producer with a
+skewed clock), and an escalation just enqueued must not be withdrawn, nor re-raised, for it.
 """
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from schemas.escalation import Escalation, Evidence, ReasonCode
 from schemas.lifecycle import (
@@ -47,13 +53,43 @@ EVIDENCE_RESET = {
 }
 
 
+class Removal(StrEnum):
+    """Why a session's state is dropped or an escalation leaves its queue: operators must be
+    able to tell a routine removal from one that hides a fault (the label of the counters
+    ``sessions_dropped`` and ``escalations_withdrawn``)."""
+
+    IDLE_EXPIRED = "idle_expired"
+    """No event of the session reached the worker within its idle TTL (worker time)."""
+    SESSION_ENDED = "session_ended"
+    """The bot reported the session ended."""
+    ACCEPTED = "accepted"
+    """A person accepted the escalation (its desk has usually taken the entry already)."""
+    RESOLVED = "resolved"
+    """Resolved before anyone accepted it."""
+    RETURNED = "returned"
+    """Handed back to the bot before anyone accepted it."""
+    ABANDONED = "abandoned"
+    """The customer left, or the desk gave up, before anyone accepted it."""
+    SLA_BREACH = "sla_breach"
+    """Nobody accepted it within its queue's SLA: replaced by its ``sla_breach`` re-raise."""
+
+
+HANDOFF_REMOVALS = {
+    HandoffStatus.ACCEPTED: Removal.ACCEPTED,
+    HandoffStatus.RESOLVED: Removal.RESOLVED,
+    HandoffStatus.RETURNED_TO_BOT: Removal.RETURNED,
+    HandoffStatus.ABANDONED: Removal.ABANDONED,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class LifecycleResult:
     """What a lifecycle event or a tick changes.
 
     ``state`` None means the session's state is dropped. ``deliver`` is an escalation to put
     in its queue; ``replaces`` the escalation it supersedes there; ``withdraw`` an escalation
-    to take out of its queue.
+    to take out of its queue. ``removal`` says why state is dropped, or an escalation
+    withdrawn or replaced.
     """
 
     state: SessionState | None
@@ -61,7 +97,13 @@ class LifecycleResult:
     deliver: Escalation | None = None
     replaces: Escalation | None = None
     withdraw: Escalation | None = None
-    note: str = ""
+    removal: Removal | None = None
+
+
+def idle_since(state: SessionState) -> datetime | None:
+    """When the worker last took an event of the session; the latest event time for a state
+    without that (stored before it was kept, or built without a worker clock)."""
+    return state.seen_at or state.last_ts
 
 
 def command_id_for(state: SessionState, cause: str, kind: BotCommandKind) -> str:
@@ -100,7 +142,7 @@ class Lifecycle:
         """Apply a desk's report on the session's open escalation."""
         open_escalation = state.escalation
         if open_escalation is None or open_escalation.escalation_id != event.escalation_id:
-            return LifecycleResult(state=state, note="stale: not the open escalation")
+            return LifecycleResult(state=state)  # stale: about an escalation no longer open
         if event.status is HandoffStatus.ACCEPTED:
             pause = command(
                 state,
@@ -116,7 +158,12 @@ class Lifecycle:
                     "last_command": pause,
                 }
             )
-            return LifecycleResult(state=accepted, commands=(pause,), withdraw=open_escalation)
+            return LifecycleResult(
+                state=accepted,
+                commands=(pause,),
+                withdraw=open_escalation,
+                removal=Removal.ACCEPTED,
+            )
 
         was_owned = state.handoff is HandoffPhase.OWNED
         cooldown = timedelta(seconds=self.policy.handoff.cooldown_seconds)
@@ -135,31 +182,29 @@ class Lifecycle:
             }
         )
         if not was_owned:
-            return LifecycleResult(state=closed, withdraw=open_escalation, note=event.status.value)
+            return LifecycleResult(
+                state=closed, withdraw=open_escalation, removal=HANDOFF_REMOVALS[event.status]
+            )
         resume = command(
             state, BotCommandKind.RESUME, event.event_id, event.ts, f"handoff {event.status.value}"
         )
         closed = closed.model_copy(update={"last_command": resume})
-        return LifecycleResult(state=closed, commands=(resume,), note=event.status.value)
+        return LifecycleResult(state=closed, commands=(resume,))
 
     def session(self, state: SessionState, event: SessionEvent) -> LifecycleResult:
         """A started session needs nothing; an ended one is dropped (and its queue entry too)."""
         if event.action is SessionAction.STARTED:
             return LifecycleResult(state=state)
         pending = state.escalation if state.handoff is HandoffPhase.PENDING else None
-        return LifecycleResult(state=None, withdraw=pending, note="session ended")
+        return LifecycleResult(state=None, withdraw=pending, removal=Removal.SESSION_ENDED)
 
     def next_check(self, state: SessionState) -> datetime | None:
         """When a tick next has something to do for this session (expiry or an SLA)."""
-        if state.last_ts is None:
+        since = idle_since(state)
+        if since is None:
             return None
         handoff = self.policy.handoff
-        idle = (
-            handoff.open_escalation_expiry_seconds
-            if state.escalation
-            else handoff.idle_expiry_seconds
-        )
-        due = state.last_ts + timedelta(seconds=idle)
+        due = since + timedelta(seconds=self._idle_ttl(state))
         escalation = state.escalation
         if (
             escalation is not None
@@ -173,16 +218,13 @@ class Lifecycle:
         return due
 
     def tick(self, state: SessionState, now: datetime, tick_id: str) -> LifecycleResult:
-        """Time passes: expire idle state, raise escalations nobody accepted in time."""
+        """Time passes (``now``: the worker's clock): expire idle state, raise escalations
+        nobody accepted in time."""
         handoff = self.policy.handoff
-        ttl = (
-            handoff.open_escalation_expiry_seconds
-            if state.escalation
-            else handoff.idle_expiry_seconds
-        )
-        if state.last_ts is not None and (now - state.last_ts).total_seconds() >= ttl:
+        since = idle_since(state)
+        if since is not None and (now - since).total_seconds() >= self._idle_ttl(state):
             pending = state.escalation if state.handoff is HandoffPhase.PENDING else None
-            return LifecycleResult(state=None, withdraw=pending, note="expired")
+            return LifecycleResult(state=None, withdraw=pending, removal=Removal.IDLE_EXPIRED)
         escalation = state.escalation
         if (
             escalation is None
@@ -193,6 +235,13 @@ class Lifecycle:
         ):
             return LifecycleResult(state=state)
         return self._breach(state, escalation, now, tick_id)
+
+    def _idle_ttl(self, state: SessionState) -> float:
+        """Seconds of idleness before the state is dropped: longer with an open escalation."""
+        handoff = self.policy.handoff
+        if state.escalation:
+            return handoff.open_escalation_expiry_seconds
+        return handoff.idle_expiry_seconds
 
     def _breach(
         self, state: SessionState, escalation: Escalation, now: datetime, tick_id: str
@@ -246,5 +295,5 @@ class Lifecycle:
             commands=(notify,),
             deliver=raised,
             replaces=escalation,
-            note=f"sla breach {breaches}",
+            removal=Removal.SLA_BREACH,
         )

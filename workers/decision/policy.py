@@ -198,7 +198,9 @@ class ModelsPolicy(_Section):
 class HandoffPolicy(_Section):
     """The handoff lifecycle: SLAs, the cooldown after a return, and when state expires."""
 
-    sla_seconds: float = Field(default=120.0, gt=0, description="Time to accept, by default.")
+    sla_seconds: float = Field(
+        default=120.0, gt=0, description="Time to accept from the enqueue, by default."
+    )
     queue_sla_seconds: dict[str, float] = Field(default_factory=dict, description="Per queue.")
     overflow_queue: str = Field(default="supervisor", pattern=QUEUE_NAME)
     overflow_after_breaches: int = Field(default=2, ge=1, description="Breaches before overflow.")
@@ -214,7 +216,11 @@ class HandoffPolicy(_Section):
     cooldown_seconds: float = Field(
         default=300.0, ge=0, description="No escalation after a return."
     )
-    idle_expiry_seconds: float = Field(default=1800.0, gt=0, description="Idle session state TTL.")
+    idle_expiry_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        description="Idle session state TTL, from when the worker last took an event of it.",
+    )
     max_packet_bytes: int = Field(
         default=16_384, ge=2_048, description="Escalation JSON size limit; see fit_packet."
     )

@@ -47,7 +47,13 @@ class SessionState(BaseModel):
     session_id: str
     events_applied: int = 0
     recent_event_ids: list[str] = Field(default_factory=list)
-    last_ts: datetime | None = None
+    last_ts: datetime | None = Field(default=None, description="Latest event time applied.")
+    seen_at: datetime | None = Field(
+        default=None,
+        description="The worker's clock when it last took an event of the session: idleness "
+        "counts from it, since event times may be old (a backlog, replayed history, a skewed "
+        "producer). None without a worker clock (replay, evaluation): event times stand in.",
+    )
     customer_turns: int = 0
     bot_turns: int = 0
     goal: str = ""
@@ -100,7 +106,10 @@ class SessionState(BaseModel):
     escalation: Escalation | None = None
     handoff: HandoffPhase | None = None
     owner: str | None = None
-    escalated_at: datetime | None = None
+    escalated_at: datetime | None = Field(
+        default=None,
+        description="When the open escalation reached its queue: the SLA counts from it.",
+    )
     sla_breaches: int = 0
     cooldown_until: datetime | None = None
     closed_escalations: list[str] = Field(default_factory=list)

@@ -55,6 +55,8 @@ def _accepts_connections(host: str, port: int) -> bool:
 class EmbeddedBroker(ChildProcess):
     """One Tansu process on a loopback port; a context manager that always stops it."""
 
+    profile = "embedded"
+
     def __init__(
         self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None
     ) -> None:

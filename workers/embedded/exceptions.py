@@ -4,7 +4,8 @@ from workers.errors import EscalatorError
 
 
 class EmbeddedBrokerError(EscalatorError):
-    """Raised when the embedded broker binary is missing or does not start."""
+    """Raised when a broker (Tansu, or Apache Kafka and what it needs: Java, Maven, its jars)
+    is missing or does not start."""
 
 
 class EmbeddedRedisError(EscalatorError):

@@ -71,6 +71,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "broker_rebalance_timeout": rebalance,
         "broker_session_timeout": session,
         "broker_heartbeat_interval": heartbeat,
+        "consumer_group_instance_id": settings.group_instance_id,
         "consumer_auto_offset_reset": "earliest",
         "broker_max_poll_records": settings.batch_max_records,
         "key_serializer": "raw",
@@ -215,6 +216,16 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
     async def stats(web: View, request: Request) -> Response:
         """Counters since start: events, duplicates, dead letters by reason, escalations."""
         return web.json(dict(pipeline.stats))
+
+    @app.page("/assignment")
+    async def assignment(web: View, request: Request) -> Response:
+        """The input partitions this worker owns, and the consumer group's generation (it
+        moves at every rebalance of the group, so a restart that caused none shows here)."""
+        owned: dict[str, list[int]] = {}
+        for tp in sorted(app.assignor.assigned_actives()):
+            if tp.topic in inbound_topics:
+                owned.setdefault(tp.topic, []).append(tp.partition)
+        return web.json({"generation": app.consumer_generation_id, "partitions": owned})
 
     @app.page("/ready")
     async def ready(web: View, request: Request) -> Response:

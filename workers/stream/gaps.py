@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from workers.settings import Settings
+from workers.settings import BrokerProfile, Settings
 from workers.stream.exceptions import ReadBackUnavailableError
 from workers.stream.transport import end_offsets
 
@@ -110,10 +110,14 @@ class KafkaRangeReader:
         return records
 
     async def end_offset(self, topic: str, partition: int) -> int:
-        """The offset the partition's next record will have (read to the end of the last
-        batch: see ``workers.stream.transport.end_offsets``)."""
+        """The offset the partition's next record will have: as Apache Kafka reports it; on
+        the embedded broker, read to the end of the last batch (its report stops at the
+        batch's first record: see ``workers.stream.transport.end_offsets``)."""
         tp = TopicPartition(topic, partition)
-        return (await end_offsets(await self._assigned(tp), [tp]))[tp]
+        reader = await self._assigned(tp)
+        if self._settings.broker_profile is BrokerProfile.EMBEDDED:
+            return (await end_offsets(reader, [tp]))[tp]
+        return int((await reader.end_offsets([tp]))[tp])
 
     async def close(self) -> None:
         if self._reader is not None:

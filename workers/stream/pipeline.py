@@ -27,7 +27,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from schemas.dead_letter import DeadLetter
 from schemas.escalation import Escalation
-from workers.decision import DecisionEngine, Outcome, SessionState
+from workers.decision import DecisionEngine, Outcome, Removal, SessionState
 from workers.intake import RejectedRecordError, parse_record
 from workers.metrics import NO_METRICS, PipelineObserver
 from workers.queues import AgentQueueWriter, QueueUnavailableError
@@ -43,6 +43,16 @@ T = TypeVar("T")
 Send = Callable[[bytes | None, bytes], Awaitable[Any]]
 # Records read back from the broker per request, so a long gap never sits in memory whole.
 READ_BACK_CHUNK = 2_000
+
+
+def utc_now() -> datetime:
+    """The worker's clock: when it takes an event (``DecisionEngine.apply``'s ``seen_at``)."""
+    return datetime.now(UTC)
+
+
+def _to_the_second(moment: datetime | None) -> str:
+    """A time for a log line: microseconds read as a phone number to the log redaction."""
+    return moment.isoformat(timespec="seconds") if moment else "never"
 
 
 class SessionStore(Protocol):
@@ -149,6 +159,7 @@ class Pipeline:
         reader: RangeReader | None = None,
         wait_written: Callable[[], Awaitable[None]] | None = None,
         metrics: PipelineObserver = NO_METRICS,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._engine = engine
         self._sessions = sessions
@@ -165,6 +176,7 @@ class Pipeline:
         self._max_word_chars = max_word_chars
         self._retry_ceiling = retry_ceiling_seconds
         self._metrics = metrics
+        self._clock = clock
         self._dirty = _Pending()
         # Input partitions that took a record since their last tick (see _read_back_quiet).
         self._took_records: set[tuple[str, int]] = set()
@@ -289,11 +301,17 @@ class Pipeline:
         else:
             stored = self._sessions.get(event.session_id, record.partition)
             state = codec.decode_state(stored) if stored is not None else None
+        seen_at = self._clock()
         started = time.perf_counter()
-        outcome = self._engine.apply(state, event)
+        outcome = self._engine.apply(state, event, seen_at)
         self._metrics.applied(event, outcome, time.perf_counter() - started)
         self.stats["events"] += 1
         self.stats["duplicates"] += outcome.duplicate
+        if outcome.dropped and state is None:
+            # The end of a session this worker holds no state of (it expired already, or was
+            # never seen): nothing to drop, and an expired one was counted as it expired.
+            self.stats["ends_of_unknown_sessions"] += 1
+            return
         await self._settle(
             outcome, record.partition, pending, changed=True, produced_at=record.timestamp
         )
@@ -446,13 +464,24 @@ class Pipeline:
         if outcome.dropped:
             self.stats["sessions_dropped"] += 1
             pending.states[session_id] = (None, partition)
-            log.info("session %s state dropped", session_id, extra={"session_id": session_id})
+            log.info(
+                "session %s state dropped: %s (seen last at %s, latest event time %s)",
+                session_id,
+                outcome.removal,
+                _to_the_second(outcome.state.seen_at),
+                _to_the_second(outcome.state.last_ts),
+                extra={"session_id": session_id},
+            )
         elif changed and not outcome.duplicate:
             pending.states[session_id] = (outcome.state, partition)
-        if outcome.withdraw is not None:
-            await self._with_redis(self._writer.withdraw, outcome.withdraw)
+        if outcome.withdraw is not None and await self._with_redis(
+            self._writer.withdraw, outcome.withdraw
+        ):
+            self._withdrawn(outcome.withdraw, outcome.removal)
         if outcome.deliver is not None:
-            await self._deliver(outcome.deliver, outcome.replaces, produced_at)
+            replaced = await self._deliver(outcome.deliver, outcome.replaces, produced_at)
+            if replaced is not None:
+                self._withdrawn(replaced, outcome.removal)
         for command in outcome.commands:
             self.stats[f"bot_commands.{command.command.value}"] += 1
             log.info(
@@ -491,8 +520,9 @@ class Pipeline:
 
     async def _deliver(
         self, escalation: Escalation, replaces: Escalation | None, produced_at: float | None
-    ) -> None:
-        """Enqueue (or requeue in place of ``replaces``) and publish the escalation."""
+    ) -> Escalation | None:
+        """Enqueue (or requeue in place of ``replaces``) and publish the escalation; returns
+        ``replaces`` if this call put the escalation in its place."""
         if replaces is not None:
             result = await self._with_redis(self._writer.requeue, replaces, escalation)
         else:
@@ -514,6 +544,23 @@ class Pipeline:
         )
         await self._send_escalation(
             escalation.session_id.encode(), escalation.model_dump_json().encode()
+        )
+        return replaces if result.created else None
+
+    def _withdrawn(self, escalation: Escalation, removal: Removal | None) -> None:
+        """Count and log an entry taken out of its queue, once: only the call that removed it
+        (or put its successor in its place) gets here; a repeat finds nothing to do."""
+        assert removal is not None, "the decision core says why an entry leaves its queue"
+        self.stats["escalations_withdrawn"] += 1
+        self._metrics.withdrawn(removal)
+        log.info(
+            "escalation %s session=%s withdrawn from queue=%s priority=%d: %s",
+            escalation.escalation_id,
+            escalation.session_id,
+            escalation.queue,
+            escalation.priority,
+            removal,
+            extra={"session_id": escalation.session_id, "escalation_id": escalation.escalation_id},
         )
 
     async def _dead_letter(self, record: SourceRecord, error: RejectedRecordError) -> None:

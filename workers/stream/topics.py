@@ -1,6 +1,8 @@
 """Create the topics the worker reads and writes, with the configured partitions."""
 
+import asyncio
 import logging
+import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
@@ -9,6 +11,10 @@ from workers.errors import ServiceUnavailableError
 from workers.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Apache Kafka answers a topic creation once its controller has it; its brokers learn of it a
+# moment later. Until then clients are told the topic does not exist.
+TOPICS_VISIBLE_TIMEOUT_SECONDS = 15.0
 
 
 def topic_names(settings: Settings) -> list[str]:
@@ -53,5 +59,29 @@ async def ensure_topics(settings: Settings) -> None:
             except TopicAlreadyExistsError:
                 log.info("topics were created concurrently: %s", missing)
             log.info("created topics %s with %d partitions", missing, settings.partitions)
+            await _wait_until_served(admin, missing)
     finally:
         await admin.close()
+
+
+async def _wait_until_served(admin: AIOKafkaAdminClient, topics: list[str]) -> None:
+    """Wait until the broker's metadata has a leader for every partition of ``topics``, so
+    what runs next (a worker, a producer, a reader) finds them."""
+    deadline = time.monotonic() + TOPICS_VISIBLE_TIMEOUT_SECONDS
+    while True:
+        described = await admin.describe_topics(topics)
+        pending = [
+            topic["topic"]
+            for topic in described
+            if topic["error_code"] != 0
+            or not topic["partitions"]
+            or any(partition["leader"] < 0 for partition in topic["partitions"])
+        ]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise ServiceUnavailableError(
+                f"the broker created {pending} but has no leader for them after "
+                f"{TOPICS_VISIBLE_TIMEOUT_SECONDS:.0f}s"
+            )
+        await asyncio.sleep(0.1)
