@@ -28,6 +28,7 @@ from rich.progress import (
 from workers.embedded import EmbeddedBroker, WorkerProcess, free_port
 from workers.embedded.feed import Record
 from workers.queues import QueueKeys
+from workers.redis_clients import sync_client
 from workers.services import answering_redis
 from workers.settings import Settings, load_settings
 from workers.stream.topics import ensure_topics
@@ -287,9 +288,7 @@ def bench_services(
         answering_redis(load_settings(), workdir / "redis", announce) as settings,
         EmbeddedBroker(log_path=workdir / "logs" / "tansu.log") as broker,
     ):
-        client = redis.Redis.from_url(
-            settings.redis_url.get_secret_value(), **settings.redis_client_kwargs()
-        )
+        client = sync_client(settings)
         bench = Bench(
             broker=broker,
             redis_environment=settings.redis_environment(),

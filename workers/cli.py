@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workers.errors import EscalatorError
+from workers.errors import ConfigurationError, EscalatorError
 from workers.logs import configure_logging, worker_logging
 from workers.services import require_broker, require_redis
 from workers.settings import BrokerProfile, Settings, load_settings
@@ -180,6 +180,19 @@ def _run_policy(action: str, path: str | None) -> int:
     return 0
 
 
+def _run_redis_acl(prefix: str, worker: str, desks: list[str]) -> int:
+    from workers.queues.acl import desk_user, worker_user
+
+    print(worker_user(prefix, worker).command_line("WORKER_PASSWORD"))
+    for desk in desks:
+        name, _, queues = desk.partition("=")
+        if not name or not queues:
+            raise ConfigurationError(f"--desk {desk!r}: expected NAME=QUEUE[,QUEUE...]")
+        user = desk_user(prefix, queues.split(","), name)
+        print(user.command_line(f"{name.upper().replace('-', '_')}_PASSWORD"))
+    return 0
+
+
 def _run_schemas(check: bool) -> int:
     from schemas.generate import JSON_DIR, stale_files, write_schemas
 
@@ -329,6 +342,26 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[profile.value for profile in BrokerProfile],
         default=BrokerProfile.EMBEDDED.value,
         help="embedded (Tansu, default) or kafka (a single-node Apache Kafka from Maven Central)",
+    )
+
+    redis_acl = commands.add_parser(
+        "redis-acl",
+        help="print the ACL SETUSER commands of the worker's and the desks' Redis users",
+        description="Prints one ACL SETUSER line per user (for redis-cli or an ACL file), the "
+        "passwords left as placeholders: the worker, and a desk user per --desk with only its "
+        "queues. The command lists are what the Lua scripts and the code run "
+        "(workers/queues/acl.py).",
+    )
+    redis_acl.add_argument(
+        "--prefix", default=None, help="key prefix (default: ESCALATOR_REDIS_PREFIX or escalator)"
+    )
+    redis_acl.add_argument("--worker", default="escalator-worker", help="the worker's user name")
+    redis_acl.add_argument(
+        "--desk",
+        action="append",
+        default=[],
+        metavar="NAME=QUEUE[,QUEUE...]",
+        help="a desk user and the queues it serves (repeatable)",
     )
 
     policy = commands.add_parser(
@@ -484,6 +517,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_schemas(args.check)
         if args.command == "demo":
             return _run_demo(args.timeout, args.broker)
+        if args.command == "redis-acl":
+            prefix = args.prefix or load_settings().redis_prefix
+            return _run_redis_acl(prefix, args.worker, args.desk)
         if args.command == "policy":
             return _run_policy(args.action, getattr(args, "file", None))
         if args.command == "broker":

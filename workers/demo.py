@@ -29,6 +29,7 @@ from workers.embedded.kafka_broker import kafka_libs
 from workers.intake import parse_record
 from workers.queues import QueueKeys
 from workers.queues.reader import queued_escalations
+from workers.redis_clients import sync_client
 from workers.replay import Replayer
 from workers.services import answering_redis
 from workers.settings import BrokerProfile, Settings, load_settings
@@ -164,9 +165,7 @@ def _run(
 ) -> int:
     logs = RUN_DIR / "logs"
     keys = QueueKeys(settings.redis_prefix)
-    client = redis.Redis.from_url(
-        settings.redis_url.get_secret_value(), **settings.redis_client_kwargs()
-    )
+    client = sync_client(settings)
     clear_prefix(client, keys)
     events = sample_events()
     expected = expected_escalations(events)

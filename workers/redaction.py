@@ -4,7 +4,8 @@ Pure and dependency-free, so the decision core, the log filter and the tests sha
 kind is found by a bounded regular expression and, where a checksum exists (Luhn for cards,
 ISO 13616 mod-97 for IBANs), confirmed by it: order numbers, amounts and dates stay readable.
 Replacements hold no digits that could be found again (a card keeps its last four after
-"…"), so redacting twice changes nothing.
+"…"), so redacting twice changes nothing. Ids (UUIDs, hex digests) are never redacted inside:
+their digit runs read as phone or card numbers, and an altered id no longer finds its record.
 """
 
 import re
@@ -32,6 +33,16 @@ _EMAIL = re.compile(
     r"[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}", re.ASCII
 )
 
+# Ids the digit-based kinds skip: UUIDs and hex digests (md5 and longer) with a letter in
+# them (an all-digit run that long is no card or phone anyway). One group: ``split`` keeps them.
+_ID = re.compile(
+    r"\b([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    r"|(?=[0-9a-f]*[a-f])[0-9a-f]{32,})\b",
+    re.IGNORECASE | re.ASCII,
+)
+# The placeholders ``Redactor`` writes, by kind (group "kind"); a card may keep its last four.
+PLACEHOLDER = re.compile(rf"\[(?P<kind>{'|'.join(RedactionKind)})(?: {LAST4_MARK}[0-9]{{4}})?\]")
+
 # Digit groups joined by single spaces or dashes; cards are searched for inside them.
 _DIGIT_GROUPS = re.compile(r"(?<![0-9…])[0-9]+(?:[ -][0-9]+)*")
 _CARD_DIGITS = (13, 19)
@@ -48,17 +59,18 @@ _NINO = re.compile(
 )
 
 # Phone numbers: international (+ and 8-15 digits) and common national formats (8 or more
-# digits by construction). A number
-# must not continue with more digits, so longer ids and card numbers are left to the others.
+# digits by construction). A number stands as a word of its own and must not continue with
+# more digits, so longer ids, codes and card numbers are left to the others.
 _NOT_AFTER_DIGITS = r"(?<![0-9…\w+])(?<![0-9][ .-])"
-_NO_MORE_DIGITS = r"(?![0-9]|[ .-][0-9])"
+_NO_MORE_DIGITS = r"(?![0-9]|[ .-][0-9]|\w)"
 _PHONE = re.compile(
     _NOT_AFTER_DIGITS
     + r"(?:"
     + r"\+[1-9](?:[ .()-]{0,2}[0-9]){7,14}"  # +44 20 7946 0958, +1 (415) 555-0132
     + r"|\(?0[0-9]{1,4}\)?[ .-]?[0-9]{3,4}[ .-]?[0-9]{3,4}"  # 020 7946 0958, 07700 900123
     + r"|0[1-9](?:[ .-][0-9]{2}){4}"  # 01 23 45 67 89
-    + r"|(?:\([0-9]{3}\) ?|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4}"  # (415) 555-0132, 415-555-0132
+    # (415) 555-0132, 415-555-0132 and with the US country code, 1-800-555-0199
+    + r"|(?:1[ .-])?(?:\([0-9]{3}\) ?|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4}"
     + r")"
     + _NO_MORE_DIGITS,
     re.ASCII,
@@ -105,9 +117,8 @@ class Redactor:
     def __init__(self, kinds: Iterable[RedactionKind] = ALL_KINDS, card_last4: bool = False):
         self.kinds = frozenset(kinds)
         self.card_last4 = card_last4
+        self._email = RedactionKind.EMAIL in self.kinds
         steps: list[Callable[[str], str]] = []
-        if RedactionKind.EMAIL in self.kinds:
-            steps.append(lambda text: _EMAIL.sub("[email]", text) if "@" in text else text)
         if RedactionKind.IBAN in self.kinds:
             steps.append(_redact_ibans)
         if RedactionKind.CARD in self.kinds:
@@ -120,8 +131,20 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         """``text`` with every configured kind replaced by a placeholder such as "[email]"."""
-        if not self._steps or not _HINT.search(text):
+        if not _HINT.search(text):
             return text
+        if self._email and "@" in text:
+            text = _EMAIL.sub("[email]", text)
+        if not self._steps:
+            return text
+        # Ids split the text; the digit-based kinds see the pieces between them.
+        pieces = _ID.split(text)
+        return "".join(
+            self._digits(piece) if index % 2 == 0 else piece for index, piece in enumerate(pieces)
+        )
+
+    def _digits(self, text: str) -> str:
+        """``text`` with the configured digit-based kinds (all but e-mail) replaced."""
         for step in self._steps:
             text = step(text)
         return text

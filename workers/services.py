@@ -13,12 +13,11 @@ from pathlib import Path
 
 import redis
 from pydantic import SecretStr
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from workers.embedded.exceptions import EmbeddedRedisError
 from workers.embedded.redis_server import INSTALL_HINT, EmbeddedRedis
 from workers.errors import EscalatorError, ServiceUnavailableError
+from workers.redis_clients import CHECK_TIMEOUT_SECONDS, refused_credentials, sync_client
 from workers.settings import Settings, load_settings
 
 SERVICE_CHECK_TIMEOUT_SECONDS = 3.0
@@ -34,20 +33,11 @@ def redis_answers(settings: Settings) -> bool:
     Raises ServiceUnavailableError when it answers but refuses the credentials: that is a
     mistake to fix, not a missing service.
     """
-    client = redis.Redis.from_url(
-        settings.redis_url.get_secret_value(),
-        socket_connect_timeout=SERVICE_CHECK_TIMEOUT_SECONDS,
-        socket_timeout=SERVICE_CHECK_TIMEOUT_SECONDS,
-        retry=Retry(NoBackoff(), 0),  # one try: redis-py's default retries take 4-10 s
-        **settings.redis_client_kwargs(),
-    )
+    client = sync_client(settings, timeout=CHECK_TIMEOUT_SECONDS, one_try=True)
     try:
         return bool(client.ping())
     except redis.AuthenticationError:
-        raise ServiceUnavailableError(
-            f"Redis at {settings.redis_url_for_display} refused the credentials; fix the user "
-            "and password in REDIS_URL or ESCALATOR_REDIS_USERNAME / ESCALATOR_REDIS_PASSWORD"
-        ) from None
+        raise ServiceUnavailableError(refused_credentials(settings)) from None
     except (redis.ConnectionError, redis.TimeoutError, OSError):
         return False
     finally:

@@ -60,6 +60,18 @@ class LogFormat(StrEnum):
     JSON = "json"
 
 
+def display_redis_url(url: str) -> str:
+    """A Redis URL without its password or query options, safe for logs and messages."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(an unreadable URL)"
+    host = parts.hostname or "127.0.0.1"
+    user = f"{parts.username}:***@" if parts.username or parts.password else ""
+    return f"{parts.scheme}://{user}{host}{port}{parts.path}"
+
+
 _EMBEDDED_GROUP_TIMEOUTS = (5.0, 10.0, 1.0)
 _KAFKA_GROUP_TIMEOUTS = (60.0, 60.0, 3.0)
 
@@ -206,11 +218,7 @@ class Settings(BaseSettings):
     @property
     def redis_url_for_display(self) -> str:
         """The Redis URL without any password, safe for logs and messages."""
-        parts = urlsplit(self.redis_url.get_secret_value())
-        host = parts.hostname or "127.0.0.1"
-        port = f":{parts.port}" if parts.port else ""
-        user = f"{parts.username}:***@" if parts.username or parts.password else ""
-        return f"{parts.scheme}://{user}{host}{port}{parts.path}"
+        return display_redis_url(self.redis_url.get_secret_value())
 
     @model_validator(mode="after")
     def _kafka_security_complete(self) -> "Settings":
@@ -289,7 +297,8 @@ class Settings(BaseSettings):
         }
 
     def redis_client_kwargs(self) -> dict[str, Any]:
-        """ACL credentials for redis clients, over any in the URL; empty when unset."""
+        """ACL credentials given in the settings (empty when unset). Clients are built by
+        workers.redis_clients, which puts these over the URL's own."""
         kwargs: dict[str, Any] = {}
         if self.redis_username:
             kwargs["username"] = self.redis_username

@@ -12,6 +12,7 @@ from tests.unit.test_seed_cases import Chat, first_escalation
 from workers.decision import DecisionEngine, SessionState, loops
 from workers.decision.policy import EvidenceKind, EvidencePolicy, Policy, parse_policy
 from workers.decision.text import normalise
+from workers.redaction import Redactor
 
 ORDER = "Hi, where is my order 88231? Tracking has shown the same status since Monday."
 ASK_AGAIN = "Could you please provide your order number so I can look into this?"
@@ -339,7 +340,7 @@ def test_restatement_cues_in_plain_and_non_native_english(text: str, cue: bool) 
     ],
 )
 def test_success_claims(text: str, claims: bool) -> None:
-    assert loops.bot_reply(text, 24).claims_success is claims
+    assert loops.bot_reply(text, 24, Redactor()).claims_success is claims
 
 
 def test_a_confirmation_that_repeats_the_value_is_not_asking_again() -> None:

@@ -29,6 +29,7 @@ from workers.embedded import EmbeddedBroker, WorkerProcess, free_port
 from workers.embedded.feed import event_record, produce
 from workers.queues import QueueKeys
 from workers.queues.reader import queued_escalations
+from workers.redis_clients import async_client, sync_client
 from workers.services import answering_redis
 from workers.settings import Settings, load_settings
 from workers.stream.topics import ensure_topics
@@ -116,8 +117,9 @@ def _wait_for(client: "redis.Redis", keys: QueueKeys, events: list[dict[str, Any
 
 async def _claim_one(settings: Settings) -> None:
     desk = DeskClient(
-        settings.redis_url.get_secret_value(),
+        async_client(settings),
         QueueKeys(settings.redis_prefix),
+        close_redis=True,
         publisher=InMemoryPublisher(),
         queues=[CLAIMED_QUEUE],
         consumer=CLAIMING_DESK,
@@ -146,9 +148,7 @@ def _stage_and_photograph(
     settings: Settings, broker_port: int, out_dir: Path, run_dir: Path
 ) -> None:
     keys = QueueKeys(PREFIX)
-    client = redis.Redis.from_url(
-        settings.redis_url.get_secret_value(), **settings.redis_client_kwargs()
-    )
+    client = sync_client(settings)
     clear_prefix(client, keys)
     policy_file = run_dir / "policy.toml"
     policy_file.write_text(SHORT_SLAS, encoding="utf-8")

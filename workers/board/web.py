@@ -26,10 +26,9 @@ from workers.board.source import BoardSource, BoardUnavailableError
 from workers.decision import Policy
 from workers.decision.policy import load_policy
 from workers.queues.keys import QueueKeys
+from workers.redis_clients import CHECK_TIMEOUT_SECONDS, async_client
 from workers.settings import Settings
 
-# A board request must answer within a poll or two, not hang, when Redis is away.
-REDIS_TIMEOUT_SECONDS = 2.0
 STATIC_FILES: Mapping[str, str] = {
     "board.html": "text/html",
     "session.html": "text/html",
@@ -111,12 +110,8 @@ class BoardConnections(Service):
 
 def install_board(app: faust.App, settings: Settings, policy: Policy | None = None) -> None:
     """Serve the live board at ``/board`` on ``app``'s web server."""
-    client = aioredis.Redis.from_url(
-        settings.redis_url.get_secret_value(),
-        socket_timeout=REDIS_TIMEOUT_SECONDS,
-        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-        **settings.redis_client_kwargs(),
-    )
+    # A board request must answer within a poll or two, not hang, when Redis is away.
+    client = async_client(settings, timeout=CHECK_TIMEOUT_SECONDS)
     app.add_dependency(BoardConnections(client))
     api = BoardApi(
         BoardSource(client, QueueKeys(settings.redis_prefix)),

@@ -36,6 +36,7 @@ from workers.decision.policy import EvidenceKind, Policy, Route, TopicRule, defa
 from workers.decision.state import HandoffPhase, Observation, SessionState
 from workers.decision.text import excerpt, normalise, words
 from workers.decision.topics import Taxonomy, TopicHit, hypothetical
+from workers.redaction import Redactor
 
 # Fixed namespace: escalation ids must be the same on every worker and in every replay.
 ESCALATION_NAMESPACE = uuid.UUID("6b1d8a52-3c1e-4c43-9a59-2f2f6f0f5e10")
@@ -198,9 +199,22 @@ def fit_packet(escalation: Escalation, max_bytes: int) -> Escalation:
 class _Step:
     """Working copy of one event's changes: field updates plus the signals seen."""
 
-    __slots__ = ("event", "observed", "request", "say_do", "score", "signals", "state", "updates")
+    __slots__ = (
+        "event",
+        "observed",
+        "redactor",
+        "request",
+        "say_do",
+        "score",
+        "signals",
+        "state",
+        "updates",
+    )
 
-    def __init__(self, state: SessionState, event: MessageEvent | ActionEvent) -> None:
+    def __init__(
+        self, state: SessionState, event: MessageEvent | ActionEvent, redactor: Redactor
+    ) -> None:
+        self.redactor = redactor
         self.state = state
         self.event = event
         self.updates: dict[str, Any] = {}
@@ -222,7 +236,7 @@ class _Step:
             reason=reason,
             event_id=self.event.event_id,
             cue=cue,
-            excerpt=excerpt(text),
+            excerpt=excerpt(self.redactor.redact(text)),  # redacted whole: a cut e-mail is not one
             score=score,
             contribution=None,
         )
@@ -270,7 +284,7 @@ class DecisionEngine:
             return self._lifecycle_event(state, event, seen_at)
 
         bounds = self.policy.bounds
-        step = _Step(state, event)
+        step = _Step(state, event, self.policy.redaction.packets)
         if new:
             step.updates["session_id"] = event.session_id
         step.updates.update(
@@ -387,9 +401,12 @@ class DecisionEngine:
             step.signals.add(ReasonCode.HUMAN_REQUESTED)
             step.request = step.evidence(ReasonCode.HUMAN_REQUESTED, request.cue, text)
 
-        self._customer_loop(step, text, folded, negative=negative)
+        # Fingerprints and facts are kept and shown: taken from the redacted text, no fragment
+        # of an e-mail, phone or card becomes a token or a fact ("[email]" may).
+        redacted = normalise(policy.redaction.packets.redact(text))
+        self._customer_loop(step, text, folded, redacted, negative=negative)
         self._topics_in(step, text, folded, tokens, grams)
-        given = loops.facts_in(folded)
+        given = loops.facts_in(redacted)
         if given:
             step.updates["facts"] = _merge_facts(state.facts, given, bounds.facts_per_kind)
 
@@ -419,9 +436,11 @@ class DecisionEngine:
             return None
         return HumanRequest(cue=f"learned:{found.probability:.2f}", matched=" | ".join(found.cues))
 
-    def _customer_loop(self, step: _Step, text: str, folded: str, negative: bool) -> None:
+    def _customer_loop(
+        self, step: _Step, text: str, folded: str, redacted: str, negative: bool
+    ) -> None:
         state, loop = step.state, self.policy.loop
-        print_ = loops.fingerprint(folded, self.policy.bounds.fingerprint_tokens)
+        print_ = loops.fingerprint(redacted, self.policy.bounds.fingerprint_tokens)
         cue_match = loops.RESTATEMENT_CUES.search(folded)
         earlier = state.customer_prints[-loop.turns_compared :]
         overlap = loops.most_similar(print_, earlier) if loops.is_substantial(print_) else 0.0
@@ -448,7 +467,7 @@ class DecisionEngine:
     def _bot(self, step: _Step, event: MessageEvent) -> None:
         state, loop, bounds = step.state, self.policy.loop, self.policy.bounds
         text = event.text
-        reply = loops.bot_reply(text, bounds.fingerprint_tokens)
+        reply = loops.bot_reply(text, bounds.fingerprint_tokens, self.policy.redaction.packets)
         step.updates["bot_turns"] = state.bot_turns + 1
         if event.intent_confidence is not None:
             step.updates["intent_confidences"] = _bounded(

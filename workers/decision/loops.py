@@ -15,6 +15,7 @@ from itertools import islice
 from workers.decision.capability import refusal_in
 from workers.decision.patterns import GatedPattern, gated
 from workers.decision.text import normalise
+from workers.redaction import PLACEHOLDER, Redactor
 
 FACT_MARK = "#"
 _AFTER_FACT_MARK = chr(ord(FACT_MARK) + 1)
@@ -144,8 +145,8 @@ _ASKING = gated(
 )
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH = f"(?:{'|'.join(_MONTHS)})"
-# Every fact the customer can give has a digit or an @ in it.
-_FACT_HINT = re.compile(r"[\d@]")
+# Every fact the customer can give has a digit, an @ or a redaction placeholder's "[" in it.
+_FACT_HINT = re.compile(r"[\d@\[]")
 # Per kind of fact, its pattern, scanned only when the message has one of the strings every
 # match contains (given by hand where they are no plain literal; tests/unit/test_loops.py).
 GIVES: tuple[tuple[str, GatedPattern], ...] = (
@@ -269,13 +270,19 @@ def links(text: str, folded: str) -> list[str]:
 
 
 def facts_in(folded: str) -> dict[str, list[str]]:
-    """Facts the customer gave in normalised text, by kind (order_number, email, amount, ...)."""
+    """Facts the customer gave in normalised (and redacted) text, by kind (order_number, email,
+    amount, ...). A redaction placeholder is a fact of its kind ("[email]", "[card …4242]"),
+    and no other pattern looks inside one: a card's last four is no order number."""
     if _FACT_HINT.search(folded) is None:
         return {}
-    found = {}
+    found: dict[str, list[str]] = {}
+    if "[" in folded:
+        for match in PLACEHOLDER.finditer(folded):
+            found.setdefault(match["kind"], []).append(match.group())
+        folded = PLACEHOLDER.sub(" ", folded)
     for kind, pattern in GIVES:
         if values := pattern.findall(folded):  # whole matches: the patterns have no groups
-            found[kind] = [value.strip() for value in values]
+            found.setdefault(kind, []).extend(value.strip() for value in values)
     return found
 
 
@@ -303,9 +310,11 @@ class BotReply:
 
 
 @lru_cache(maxsize=4096)
-def bot_reply(text: str, fingerprint_tokens: int) -> BotReply:
-    """Analyse a bot message. Cached: bots answer from templates, so texts repeat."""
-    folded = normalise(text)
+def bot_reply(text: str, fingerprint_tokens: int, redactor: Redactor) -> BotReply:
+    """Analyse a bot message, its personal data (an echoed e-mail, a phone) redacted first so
+    no fragment of it becomes a fingerprint token. Cached: bots answer from templates, so
+    texts repeat."""
+    folded = normalise(redactor.redact(text))
     asks = asks_for(folded)
     return BotReply(
         print_=fingerprint(folded, fingerprint_tokens),

@@ -9,8 +9,8 @@ from types import TracebackType
 
 import redis.asyncio as aioredis
 from pydantic import ValidationError
+from redis.exceptions import AuthenticationError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from schemas.escalation import Escalation
@@ -27,6 +27,7 @@ from workers.desk.publisher import HandoffPublisher, KafkaHandoffPublisher
 from workers.desk.scripts import ACCEPT_SCRIPT, CLAIM_SCRIPT, FINISH_SCRIPT
 from workers.queues.keys import DESK_GROUP, QueueKeys
 from workers.queues.writer import MARKER_TTL_SECONDS
+from workers.redis_clients import async_client, async_client_for_url
 from workers.settings import Settings
 
 # A claim not accepted within this long goes to the next desk that asks; well below the
@@ -50,6 +51,11 @@ def redis_errors() -> Iterator[None]:
     """Turn a silent Redis into DeskUnavailableError and a refusal into DeskError."""
     try:
         yield
+    except AuthenticationError:
+        raise DeskError(
+            "Redis refused the desk's credentials (or wants some): set the user and password "
+            "in REDIS_URL or ESCALATOR_REDIS_USERNAME / ESCALATOR_REDIS_PASSWORD"
+        ) from None
     except _REDIS_DOWN as exc:
         raise DeskUnavailableError(f"Redis did not answer: {type(exc).__name__}") from exc
     except ResponseError as exc:
@@ -66,6 +72,9 @@ class DeskClient(DeskQueue):
 
     ``max_stream_length`` is a safety cap, off by default: accept then trims the stream to its
     newest N entries, dropping the oldest *waiting* escalations (a Redis memory guard only).
+
+    ``redis`` is a URL (a client is built by workers.redis_clients, and closed with this one)
+    or a client to use, e.g. a test's; ``close_redis`` closes a given client too.
     """
 
     def __init__(
@@ -79,15 +88,12 @@ class DeskClient(DeskQueue):
         claim_timeout: float = DEFAULT_CLAIM_TIMEOUT_SECONDS,
         group: str = DESK_GROUP,
         max_stream_length: int | None = None,
+        close_redis: bool = False,
     ) -> None:
         if claim_timeout <= 0:
             raise DeskError("claim_timeout must be positive")
-        self._owns_redis = isinstance(redis, str)
-        self._redis = (
-            aioredis.Redis.from_url(redis, socket_timeout=5, socket_connect_timeout=5)
-            if isinstance(redis, str)
-            else redis
-        )
+        self._owns_redis = close_redis or isinstance(redis, str)
+        self._redis = async_client_for_url(redis) if isinstance(redis, str) else redis
         self.keys = keys
         self.publisher = publisher
         self.queues = tuple(queues) if queues else None
@@ -109,14 +115,16 @@ class DeskClient(DeskQueue):
         consumer: str | None = None,
         claim_timeout: float = DEFAULT_CLAIM_TIMEOUT_SECONDS,
     ) -> "DeskClient":
-        """A client on the configured Redis, publishing to the configured handoff topic."""
+        """A client on the configured Redis as the configured user (workers.redis_clients),
+        publishing to the configured handoff topic."""
         return cls(
-            settings.redis_url.get_secret_value(),
+            async_client(settings),
             QueueKeys(settings.redis_prefix),
             publisher=KafkaHandoffPublisher.from_settings(settings),
             queues=queues,
             consumer=consumer,
             claim_timeout=claim_timeout,
+            close_redis=True,
         )
 
     async def served_streams(self) -> list[tuple[int, str, str]]:

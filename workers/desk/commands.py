@@ -7,7 +7,6 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import redis.asyncio as aioredis
 from rich.console import Console
 from rich.live import Live
 
@@ -15,6 +14,7 @@ from schemas.lifecycle import HandoffStatus
 from workers.desk.client import DeskClient
 from workers.desk.tail import render, snapshot
 from workers.queues.keys import QueueKeys
+from workers.redis_clients import async_client
 from workers.settings import Settings
 
 # `desk claim` found nothing waiting: distinct from errors, so scripts can poll.
@@ -34,9 +34,7 @@ async def _tail(
     settings: Settings, queue: str, once: bool, interval: float, limit: int, console: Console
 ) -> None:
     keys = QueueKeys(settings.redis_prefix)
-    client = aioredis.Redis.from_url(
-        settings.redis_url.get_secret_value(), socket_timeout=5, socket_connect_timeout=5
-    )
+    client = async_client(settings)
     try:
         shot = await snapshot(client, keys, queue, limit)
         if once:

@@ -9,3 +9,8 @@ class QueueError(EscalatorError):
 
 class QueueUnavailableError(QueueError, ServiceUnavailableError):
     """Raised when Redis does not answer."""
+
+
+class QueuePermissionError(QueueUnavailableError):
+    """Raised when Redis refuses a command to the configured user (ACL): the worker waits and
+    retries, as for a Redis that does not answer, and says which permission is missing."""

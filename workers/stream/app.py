@@ -10,7 +10,6 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import faust
-import redis.asyncio as aioredis
 from faust.streams import _current_event
 from faust.types import ConsumerT, ProducerT, StreamT, TableT, TransportT
 from faust.web import Request, Response, View
@@ -21,6 +20,7 @@ from workers.decision.policy import load_policy
 from workers.logs import LogRedaction
 from workers.metrics import CONTENT_TYPE, WorkerMetrics, consumer_offsets
 from workers.queues import AgentQueueWriter, QueueKeys
+from workers.redis_clients import CHECK_TIMEOUT_SECONDS, async_client
 from workers.settings import BrokerProfile, Settings
 from workers.stream.batching import BatchingConsumer
 from workers.stream.gaps import KafkaRangeReader
@@ -32,7 +32,6 @@ log = logging.getLogger("escalator.app")
 
 SESSIONS_TABLE = "sessions"
 APPLIED_OFFSETS_TABLE = "applied-offsets"
-SCRAPE_REDIS_TIMEOUT_SECONDS = 1.0
 # Fetched batches the agent's queue holds per input partition before fetching pauses.
 BATCHES_BUFFERED_PER_PARTITION = 2
 # The evidence a session holds, by reason, as ``GET /sessions/{id}`` groups it.
@@ -129,11 +128,7 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
         value_type=bytes,
         help="Per input partition, the offset of the last record applied (ASCII integer).",
     )
-    writer = AgentQueueWriter.from_url(
-        settings.redis_url.get_secret_value(),
-        QueueKeys(settings.redis_prefix),
-        **settings.redis_client_kwargs(),
-    )
+    writer = AgentQueueWriter.from_settings(settings)
 
     async def send_escalation(key: bytes | None, value: bytes) -> None:
         await escalations.send(key=key, value=value)
@@ -151,12 +146,7 @@ def build_app(settings: Settings, policy: Policy | None = None) -> Worker:
     engine = DecisionEngine(policy)
     metrics = WorkerMetrics()
     # Its own client with short timeouts: a scrape must answer even while Redis is away.
-    depth_client = aioredis.Redis.from_url(
-        settings.redis_url.get_secret_value(),
-        socket_timeout=SCRAPE_REDIS_TIMEOUT_SECONDS,
-        socket_connect_timeout=SCRAPE_REDIS_TIMEOUT_SECONDS,
-        **settings.redis_client_kwargs(),
-    )
+    depth_client = async_client(settings, timeout=CHECK_TIMEOUT_SECONDS)
     pipeline = Pipeline(
         engine=engine,
         sessions=_PartitionedTable(sessions, settings.chat_events_topic),
