@@ -28,6 +28,9 @@ LAST4_MARK = "…"
 
 # Nothing to redact without a digit or an @: the common case returns at once.
 _HINT = re.compile(r"[0-9@]")
+# Every digit-based kind holds six digits at least (a UK NI number; phones 8, cards 13, IBANs
+# and SSNs more): text with fewer is left to the e-mail step alone, the common case in a chat.
+_SIX_DIGITS = re.compile(r"[0-9](?:[^0-9]*[0-9]){5}")
 
 _EMAIL = re.compile(
     r"[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}", re.ASCII
@@ -135,7 +138,7 @@ class Redactor:
             return text
         if self._email and "@" in text:
             text = _EMAIL.sub("[email]", text)
-        if not self._steps:
+        if not self._steps or not _SIX_DIGITS.search(text):
             return text
         # Ids split the text; the digit-based kinds see the pieces between them.
         pieces = _ID.split(text)

@@ -403,7 +403,8 @@ class DecisionEngine:
 
         # Fingerprints and facts are kept and shown: taken from the redacted text, no fragment
         # of an e-mail, phone or card becomes a token or a fact ("[email]" may).
-        redacted = normalise(policy.redaction.packets.redact(text))
+        cleaned = policy.redaction.packets.redact(text)
+        redacted = folded if cleaned == text else normalise(cleaned)
         self._customer_loop(step, text, folded, redacted, negative=negative)
         self._topics_in(step, text, folded, tokens, grams)
         given = loops.facts_in(redacted)
