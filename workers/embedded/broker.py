@@ -52,18 +52,13 @@ def _accepts_connections(host: str, port: int) -> bool:
         return False
 
 
-class EmbeddedBroker(ChildProcess):
-    """One Tansu process on a loopback port; a context manager that always stops it."""
+class LoopbackBroker(ChildProcess):
+    """A broker process on a loopback port (Tansu or Apache Kafka): how clients reach it."""
 
-    profile = "embedded"
-
-    def __init__(
-        self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None
-    ) -> None:
+    def __init__(self, port: int | None, host: str) -> None:
         super().__init__()
         self.host = host
         self.port = port or free_port(host)
-        self.log_path = log_path
 
     @property
     def url(self) -> str:
@@ -74,6 +69,18 @@ class EmbeddedBroker(ChildProcess):
     def bootstrap(self) -> str:
         """host:port for plain Kafka clients."""
         return f"{self.host}:{self.port}"
+
+
+class EmbeddedBroker(LoopbackBroker):
+    """One Tansu process on a loopback port; a context manager that always stops it."""
+
+    profile = "embedded"
+
+    def __init__(
+        self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None
+    ) -> None:
+        super().__init__(port, host)
+        self.log_path = log_path
 
     def start(self) -> "EmbeddedBroker":
         """Start Tansu and wait until it accepts connections."""

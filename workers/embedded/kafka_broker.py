@@ -23,8 +23,7 @@ from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 
-from workers.embedded.broker import free_port
-from workers.embedded.child import ChildProcess
+from workers.embedded.broker import LoopbackBroker, free_port
 from workers.embedded.exceptions import EmbeddedBrokerError
 
 LIBS_ENV = "ESCALATOR_KAFKA_LIBS"
@@ -134,7 +133,7 @@ def random_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-class KafkaBroker(ChildProcess):
+class KafkaBroker(LoopbackBroker):
     """One Apache Kafka node (broker and controller) on loopback ports; a context manager that
     always stops it. ``start`` after ``stop`` or ``kill`` brings it back with its log."""
 
@@ -148,22 +147,10 @@ class KafkaBroker(ChildProcess):
         host: str = "127.0.0.1",
         overrides: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(port, host)
         self.workdir = workdir
-        self.host = host
-        self.port = port or free_port(host)
         self.controller_port = free_port(host)
         self.overrides = dict(overrides or {})
-
-    @property
-    def url(self) -> str:
-        """The Faust broker URL."""
-        return f"kafka://{self.host}:{self.port}"
-
-    @property
-    def bootstrap(self) -> str:
-        """host:port for plain Kafka clients."""
-        return f"{self.host}:{self.port}"
 
     @property
     def log_path(self) -> Path:
