@@ -7,14 +7,8 @@ acknowledgement to the ownership record. Each checks the caller's ACL before its
 so a desk user short of a permission changes nothing (Redis does not roll a script back).
 """
 
-from importlib import resources
+from workers.queues.writer import lua
 
-
-def lua(name: str) -> str:
-    """One of the desk's Lua scripts (``workers/desk/lua/NAME.lua``)."""
-    return resources.files("workers.desk").joinpath(f"lua/{name}.lua").read_text("utf-8")
-
-
-CLAIM_SCRIPT = lua("claim")
-ACCEPT_SCRIPT = lua("accept")
-FINISH_SCRIPT = lua("finish")
+CLAIM_SCRIPT = lua("claim", "workers.desk")
+ACCEPT_SCRIPT = lua("accept", "workers.desk")
+FINISH_SCRIPT = lua("finish", "workers.desk")

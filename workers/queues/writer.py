@@ -20,9 +20,12 @@ from workers.settings import Settings
 MARKER_TTL_SECONDS = 14 * 24 * 3600
 
 
-def lua(name: str) -> str:
-    """One of this package's Lua scripts (``workers/queues/lua/NAME.lua``)."""
-    return resources.files("workers.queues").joinpath(f"lua/{name}.lua").read_text("utf-8")
+def lua(name: str, package: str = "workers.queues") -> str:
+    """A Lua script (``lua/NAME.lua`` of ``package``) after the shared ``permit`` function
+    its ACL checks call (``workers/queues/lua/permit.lua``)."""
+    prelude = resources.files("workers.queues").joinpath("lua/permit.lua").read_text("utf-8")
+    script = resources.files(package).joinpath(f"lua/{name}.lua").read_text("utf-8")
+    return prelude + script
 
 
 # Atomic: the marker and the stream entry are written together or not at all, so however often

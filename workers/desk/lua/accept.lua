@@ -12,13 +12,6 @@
 -- them must not take an escalation out of its queue without recording who has it.
 local group, consumer, entry_id = ARGV[1], ARGV[2], ARGV[3]
 
--- Raises NOPERM naming the command and key unless the caller's ACL allows ``...`` on ``key``.
-local function permit(key, ...)
-  if not redis.acl_check_cmd(...) then
-    error({err = 'NOPERM this Redis user may not run ' .. select(1, ...) .. ' on ' .. key})
-  end
-end
-
 permit(KEYS[1], 'XACK', KEYS[1], group, entry_id)
 permit(KEYS[1], 'XDEL', KEYS[1], entry_id)
 if tonumber(ARGV[8]) > 0 then permit(KEYS[1], 'XTRIM', KEYS[1], 'MAXLEN', ARGV[8]) end

@@ -11,13 +11,6 @@
 -- failed script back).
 local group, consumer, timeout = ARGV[1], ARGV[2], ARGV[3]
 
--- Raises NOPERM naming the command and key unless the caller's ACL allows ``...`` on ``key``.
-local function permit(key, ...)
-  if not redis.acl_check_cmd(...) then
-    error({err = 'NOPERM this Redis user may not run ' .. select(1, ...) .. ' on ' .. key})
-  end
-end
-
 for i = 1, #KEYS do
   permit(KEYS[i], 'XREADGROUP', 'GROUP', group, consumer, 'COUNT', '1', 'STREAMS', KEYS[i], '>')
   permit(KEYS[i], 'XCLAIM', KEYS[i], group, consumer, timeout, '0-0')

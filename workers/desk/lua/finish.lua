@@ -2,13 +2,6 @@
 -- the same one) and release the ownership.
 -- KEYS: owner hash, handoff hash. ARGV: status, event JSON, ttl seconds.
 -- Returns the stored event JSON. Every write is checked against the caller's ACL first.
--- Raises NOPERM naming the command and key unless the caller's ACL allows ``...`` on ``key``.
-local function permit(key, ...)
-  if not redis.acl_check_cmd(...) then
-    error({err = 'NOPERM this Redis user may not run ' .. select(1, ...) .. ' on ' .. key})
-  end
-end
-
 permit(KEYS[2], 'HSETNX', KEYS[2], ARGV[1], ARGV[2])
 permit(KEYS[2], 'EXPIRE', KEYS[2], ARGV[3])
 permit(KEYS[1], 'DEL', KEYS[1])

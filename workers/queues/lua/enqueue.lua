@@ -12,13 +12,6 @@ local marker, stream, index = KEYS[1], KEYS[2], KEYS[3]
 local old_marker, old_stream = KEYS[4], KEYS[5]
 local group = ARGV[6]
 
--- Raises NOPERM naming the command and key unless the caller's ACL allows ``...`` on ``key``.
-local function permit(key, ...)
-  if not redis.acl_check_cmd(...) then
-    error({err = 'NOPERM this Redis user may not run ' .. select(1, ...) .. ' on ' .. key})
-  end
-end
-
 local existing = redis.call('GET', marker)
 if existing then
   return {0, existing}
